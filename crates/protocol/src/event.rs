@@ -1,0 +1,60 @@
+//! Events pushed over `/api/events`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{ChannelSettings, ChatView, MeetView, MessageView};
+
+/// One event. `seq` increases along the stream; reconnect with `?after=<last seq>` to resume
+/// without losing anything.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    pub at: i64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RingStopReason {
+    Accepted,
+    Declined,
+    TimedOut,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    /// Sent first on every connection.
+    Hello {
+        device_id: String,
+        node_id: String,
+    },
+    /// This device must ring for the meet until `deadline`.
+    Ring {
+        meet: MeetView,
+        deadline: i64,
+    },
+    /// Stop ringing. `accepted_device` is the device that answered (maybe this one).
+    RingStopped {
+        meet_id: String,
+        reason: RingStopReason,
+        accepted_device: Option<String>,
+    },
+    MeetUpdated {
+        meet: MeetView,
+    },
+    Message {
+        message: MessageView,
+    },
+    ChatUpdated {
+        chat: ChatView,
+    },
+    SettingsUpdated {
+        settings: ChannelSettings,
+    },
+    /// The cursor given on reconnect is older than what the server keeps: fetch state again.
+    Resync,
+}
