@@ -287,7 +287,11 @@ impl Meet {
         };
         meet.add_participant(start.caller, start.caller_device, now);
         match start.callees {
-            Callees::Ring(parties) => {
+            Callees::Ring(mut parties) => {
+                // Ring each party once, and never the caller.
+                parties.sort();
+                parties.dedup();
+                parties.retain(|p| p != &meet.caller);
                 for party in parties {
                     meet.ring(party, None, now);
                 }
@@ -327,7 +331,9 @@ impl Meet {
                 if self.is_present(&party) {
                     return Err(MeetError::AlreadyParticipant);
                 }
-                if self.phase == Phase::WaitingForLink {
+                // A two-party meet is joined by answering its ring; others come in by invite.
+                let unanswered = matches!(self.phase, Phase::Ringing | Phase::WaitingForLink);
+                if self.phase == Phase::WaitingForLink || (unanswered && !self.scope.is_group()) {
                     return Err(MeetError::NotActive);
                 }
                 self.add_participant(party, device, now);
@@ -349,6 +355,9 @@ impl Meet {
                 Ok(())
             }
             Input::MediaFailed => {
+                if self.phase != Phase::Active {
+                    return Err(MeetError::NotActive);
+                }
                 self.end(Outcome::Missed(MissedReason::FailedToConnect), now);
                 Ok(())
             }
@@ -514,9 +523,11 @@ impl Meet {
         self.effects.push_back(Effect::Joined { party, device });
     }
 
+    /// Someone other than the caller came in: the meet is answered (a room meet started
+    /// alone is already Active, and is answered when the first person joins it).
     fn activate(&mut self, now: Millis) {
-        if matches!(self.phase, Phase::Ringing | Phase::WaitingForLink) {
-            self.phase = Phase::Active;
+        self.phase = Phase::Active;
+        if self.answered_at.is_none() {
             self.answered_at = Some(now);
         }
     }

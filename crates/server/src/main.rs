@@ -1,1 +1,98 @@
-fn main() {}
+//! `meetdesk-server`: one binary; SQLite by default, PostgreSQL for several nodes.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use meetdesk_server::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "meetdesk-server", version, about = "meetdesk: voice and video meets inside support chats")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MEETDESK_LISTEN", default_value = "127.0.0.1:8780")]
+    listen: SocketAddr,
+    /// Database URL: `sqlite://PATH?mode=rwc` (default: meetdesk.db in the user's data dir)
+    /// or `postgres://…` to share one database between several nodes.
+    #[arg(long, env = "MEETDESK_DATABASE")]
+    database: Option<String>,
+    /// Seed (idempotently) the demo channel and serve the demo directory at /api/demo.
+    #[arg(long, env = "MEETDESK_DEMO")]
+    demo: bool,
+    /// Public base URL for links sent to customers (default: http://LISTEN).
+    #[arg(long, env = "MEETDESK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Send follow-ups by e-mail, e.g. `smtp://user:pass@mail.example.com:587?tls=required`.
+    /// Without it, follow-ups stay in the outbox table.
+    #[arg(long, env = "MEETDESK_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of follow-up e-mails.
+    #[arg(long, env = "MEETDESK_SMTP_FROM")]
+    smtp_from: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "MEETDESK_LOG_JSON")]
+    log_json: bool,
+}
+
+fn default_database() -> anyhow::Result<String> {
+    let dir = dirs::data_dir().context("no user data directory; pass --database")?.join("meetdesk");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(format!("sqlite://{}?mode=rwc", dir.join("meetdesk.db").display()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    if args.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let database = match args.database {
+        Some(d) => d,
+        None => default_database()?,
+    };
+    let mut config = Config::new(args.listen, database);
+    config.demo = args.demo;
+    config.public_url = args.public_url;
+    config.smtp_url = args.smtp_url;
+    config.smtp_from = args.smtp_from;
+    // Test-only: lets an end-to-end test restart a node "later" without waiting.
+    config.time_offset_ms =
+        std::env::var("MEETDESK_TEST_TIME_OFFSET_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let server = meetdesk_server::start(config).await?;
+    let url = server.url();
+    println!("meetdesk server listening on {url}");
+    println!("  health:   {url}/healthz");
+    println!("  API docs: {url}/api/openapi.json");
+    if args.demo {
+        println!("  demo:     {url}/api/demo  (agents alice|bob|carol|dave@demo.test, password \"demo\")");
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

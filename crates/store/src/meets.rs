@@ -48,9 +48,10 @@ fn state_json(meet: &Meet) -> Result<String> {
     serde_json::to_string(meet).map_err(|e| StoreError::Corrupt(format!("meet state: {e}")))
 }
 
-pub async fn insert(db: &mut Db, m: &StoredMeet, now: i64) -> Result<()> {
+/// Inserts a new meet. Returns false when the chat or room already has a meet going on.
+pub async fn insert(db: &mut Db, m: &StoredMeet, now: i64) -> Result<bool> {
     let (kind, chat, room) = scope_columns(&m.meet.scope);
-    sqlx::query(
+    let done = sqlx::query(
         "INSERT INTO meets (id, channel_id, scope_kind, chat_id, room_id, phase, next_deadline, node_id, state,
                             version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -68,8 +69,12 @@ pub async fn insert(db: &mut Db, m: &StoredMeet, now: i64) -> Result<()> {
     .bind(now)
     .bind(now)
     .execute(db)
-    .await?;
-    Ok(())
+    .await;
+    match done {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Writes `m.meet` if the stored version is still `m.version`; the stored version becomes

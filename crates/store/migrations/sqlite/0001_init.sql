@@ -112,6 +112,9 @@ CREATE TABLE meets (
 CREATE INDEX meets_deadline ON meets(next_deadline);
 CREATE INDEX meets_chat ON meets(chat_id, phase);
 CREATE INDEX meets_room ON meets(room_id, phase);
+-- At most one meet going on per user chat, per internal chat and per room.
+CREATE UNIQUE INDEX meets_one_ongoing_in_chat ON meets(scope_kind, chat_id) WHERE phase <> 'ended' AND chat_id IS NOT NULL;
+CREATE UNIQUE INDEX meets_one_ongoing_in_room ON meets(room_id) WHERE phase <> 'ended' AND room_id IS NOT NULL;
 
 -- The event log: `id` is the resumable cursor clients see as `seq`.
 CREATE TABLE events (
