@@ -331,7 +331,8 @@ impl Meet {
                 if self.is_present(&party) {
                     return Err(MeetError::AlreadyParticipant);
                 }
-                // A two-party meet is joined by answering its ring; others come in by invite.
+                // While unanswered, a two-party meet is joined only by answering its ring; once it is
+                // going on, anyone the server lets in may join (supervisors, invitees).
                 let unanswered = matches!(self.phase, Phase::Ringing | Phase::WaitingForLink);
                 if self.phase == Phase::WaitingForLink || (unanswered && !self.scope.is_group()) {
                     return Err(MeetError::NotActive);

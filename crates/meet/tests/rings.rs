@@ -463,6 +463,16 @@ fn media_failed_stops_rings_still_going() {
 }
 
 #[test]
+fn media_failed_before_the_meet_is_going_on_is_not_active() {
+    for mut meet in [customer_calls_agent(), agent_calls_offline_customer(), group_meet(internal())] {
+        let before = meet.clone();
+        assert_eq!(meet.handle(at(1_000), Input::MediaFailed), Err(MeetError::NotActive));
+        assert_eq!(meet, before);
+        assert_eq!(drain(&mut meet), vec![]);
+    }
+}
+
+#[test]
 fn missed_reason_codes_are_stable() {
     assert_eq!(MissedReason::NoAnswer.code(), "no_answer");
     assert_eq!(MissedReason::Declined.code(), "declined");
@@ -1098,6 +1108,47 @@ fn a_participant_who_left_a_group_meet_can_join_again() {
 }
 
 #[test]
+fn nobody_joins_a_ringing_two_party_meet_without_being_rung() {
+    let dm = {
+        let mut meet = start(team_dm(), agent("agent-1"), Callees::Ring(vec![agent("agent-2")]));
+        drain(&mut meet);
+        meet
+    };
+    for mut meet in [customer_calls_agent(), agent_calls_customer(), dm] {
+        let before = meet.clone();
+        assert_eq!(
+            meet.handle(at(1_000), Input::Join { party: agent("other"), device: dev("o1") }),
+            Err(MeetError::NotActive),
+            "{:?}",
+            meet.scope
+        );
+        assert_eq!(meet, before);
+        assert_eq!(drain(&mut meet), vec![]);
+    }
+}
+
+#[test]
+fn the_rung_party_can_still_join_a_ringing_two_party_meet() {
+    let mut meet = customer_calls_agent();
+    meet.handle(at(1_000), Input::Join { party: agent("agent-1"), device: dev("desk") }).unwrap();
+    assert_eq!(meet.phase, Phase::Active);
+    assert_eq!(meet.answered_at, Some(at(1_000)));
+    assert_eq!(ring_of(&meet, &agent("agent-1")).status, RingStatus::Accepted);
+}
+
+#[test]
+fn a_ringing_group_meet_can_be_joined_by_someone_not_rung() {
+    for scope in [team_group(), internal()] {
+        let mut meet = group_meet(scope);
+        meet.handle(at(1_000), Input::Join { party: agent("late"), device: dev("l1") }).unwrap();
+        assert_eq!(meet.phase, Phase::Active);
+        assert_eq!(meet.answered_at, Some(at(1_000)));
+        assert_eq!(meet.ringing().count(), 3, "the other rings keep going");
+        assert_eq!(drain(&mut meet), vec![Effect::Joined { party: agent("late"), device: dev("l1") }]);
+    }
+}
+
+#[test]
 fn someone_joining_a_room_meet_started_alone_keeps_it_going_until_the_last_leaves() {
     let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![]));
     drain(&mut meet);
@@ -1109,7 +1160,6 @@ fn someone_joining_a_room_meet_started_alone_keeps_it_going_until_the_last_leave
 }
 
 #[test]
-#[ignore = "bug: a meet that starts Active (Callees::Ring(vec![])) never sets answered_at when someone joins"]
 fn someone_joining_a_room_meet_started_alone_answers_it() {
     let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![]));
     meet.handle(at(1_000), Input::Join { party: agent("a"), device: dev("a1") }).unwrap();
@@ -1117,12 +1167,32 @@ fn someone_joining_a_room_meet_started_alone_answers_it() {
 }
 
 #[test]
-#[ignore = "bug: a meet that starts Active (Callees::Ring(vec![])) never sets answered_at when an invitee accepts"]
 fn invitee_accepting_a_room_meet_started_alone_answers_it() {
     let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![]));
     meet.handle(at(1_000), Input::Invite { by: aid("lead"), agent: aid("a") }).unwrap();
     meet.handle(at(2_000), Input::Accept { party: agent("a"), device: dev("a1") }).unwrap();
     assert_eq!(meet.answered_at, Some(at(2_000)));
+}
+
+#[test]
+fn room_member_list_that_includes_the_caller_does_not_ring_the_caller() {
+    // The server rings "the room's members" (P5); forgetting to leave the caller out is easy.
+    let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![agent("lead"), agent("a")]));
+    assert!(meet.ringing().all(|r| r.party != agent("lead")));
+    let _ = meet.handle(at(1_000), Input::Accept { party: agent("lead"), device: dev("other") });
+    assert_eq!(meet.present().filter(|p| p.party == agent("lead")).count(), 1);
+    assert_eq!(meet.answered_at, None);
+}
+
+#[test]
+fn duplicate_callees_ring_each_party_once() {
+    let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![agent("a"), agent("a")]));
+    assert_eq!(meet.ringing().count(), 1);
+    meet.handle(at(1_000), Input::Accept { party: agent("a"), device: dev("a1") }).unwrap();
+    assert_eq!(
+        meet.handle(at(1_001), Input::Accept { party: agent("a"), device: dev("a2") }),
+        Err(MeetError::NotRinging)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
