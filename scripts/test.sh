@@ -121,11 +121,14 @@ cargo clippy --version >/dev/null 2>&1 || { echo "clippy missing: rustup compone
 
 missing=()
 # postgresql: the server binaries (initdb, postgres) that meetdesk-testkit starts in tests.
-# pkg-config, libssl-dev, cmake: native builds of -sys crates. curl: the schemathesis stage.
+# pkg-config, libssl-dev, cmake: native builds of -sys crates (cmake builds libopus).
+# libasound2-dev: cpal's ALSA backend. pulseaudio, pulseaudio-utils, libasound2-plugins: the
+# real-device audio test (null sink + virtual source; ALSA default routed to PulseAudio).
+# curl: the schemathesis stage.
 if [[ -z ${MEETDESK_PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
-for pkg in pkg-config libssl-dev cmake curl; do
+for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 command -v cc >/dev/null || missing+=(build-essential)

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{ChannelSettings, ChatView, MeetView, MessageView};
+use crate::{ChannelSettings, ChatView, MediaSlot, MeetView, MessageView};
 
 /// One event. `seq` increases along the stream; reconnect with `?after=<last seq>` to resume
 /// without losing anything.
@@ -54,6 +54,14 @@ pub enum EventBody {
     },
     SettingsUpdated {
         settings: ChannelSettings,
+    },
+    /// Who this device hears in which receive slot of its media connection to the meet (sent
+    /// to the participant's devices — only `device_id` holds that connection — whenever its
+    /// slots change: someone's media joined or left). The full list each time.
+    MediaSlots {
+        meet_id: String,
+        device_id: String,
+        slots: Vec<MediaSlot>,
     },
     /// The cursor given on reconnect is older than what the server keeps: fetch state again.
     Resync,

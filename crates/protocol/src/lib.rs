@@ -375,6 +375,50 @@ pub struct OpenLinkRequest {
     pub token: String,
 }
 
+/// `POST /api/meets/{id}/media`: a participant device's WebRTC offer. Non-trickle: the SDP
+/// carries its ICE candidates. Layout: 1 audio m-line sending the microphone, then 7 `recvonly`
+/// audio m-lines (the receive slots, see `media_slots`), Opus.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MediaOfferRequest {
+    pub sdp: String,
+    /// An ICE-restart offer on the device's existing connection (after a network change):
+    /// the server keeps the connection and its slots. Without one, a new connection replaces
+    /// any the device had.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+/// The server's answer, carrying its candidates.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MediaAnswer {
+    pub sdp: String,
+}
+
+/// Who is heard in one receive slot of a device's connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MediaSlot {
+    /// 0-based: slot `i` is the `(i + 2)`-th audio m-line of the device's offer.
+    pub index: u32,
+    pub party: PartyView,
+}
+
+/// A STUN or TURN server for the client's peer connection (browser `RTCIceServer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IceServerView {
+    pub urls: Vec<String>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// `GET /api/media/config`: what a client needs to build its peer connection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MediaConfigView {
+    pub ice_servers: Vec<IceServerView>,
+    /// Receive slots to offer (`recvonly` m-lines after the microphone's).
+    pub receive_slots: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     pub status: String,

@@ -5,7 +5,7 @@
 //! loads state, applies inputs, stores the result and performs effects. Every event's audience
 //! is decided here when it is written ([`hub::Audience`]), and checked again per socket.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
 use meetdesk_store::{events, Store};
@@ -19,6 +19,7 @@ pub mod error;
 mod feed;
 pub mod hub;
 pub mod links;
+pub mod media;
 mod meeting;
 pub mod notifier;
 pub mod routes;
@@ -43,6 +44,15 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// Test-only: shifts the server's clock.
     pub time_offset_ms: i64,
+    /// IP the media (WebRTC) UDP sockets bind; defaults to the listen IP (a wildcard binds
+    /// every non-loopback interface).
+    pub media_ip: Option<IpAddr>,
+    /// NAT 1:1: the public IP advertised for media instead of `media_ip`.
+    pub media_public_ip: Option<IpAddr>,
+    /// TURN (or STUN) server URLs handed to clients, comma-separated.
+    pub turn_url: Option<String>,
+    pub turn_username: Option<String>,
+    pub turn_credential: Option<String>,
 }
 
 impl Config {
@@ -55,6 +65,31 @@ impl Config {
             smtp_url: None,
             smtp_from: None,
             time_offset_ms: 0,
+            media_ip: None,
+            media_public_ip: None,
+            turn_url: None,
+            turn_username: None,
+            turn_credential: None,
+        }
+    }
+
+    /// The media router's settings from this configuration.
+    pub fn media_settings(&self) -> media::MediaSettings {
+        let client_ice_servers = match &self.turn_url {
+            Some(urls) => vec![meetdesk_rtc::IceServer {
+                urls: urls.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect(),
+                username: self.turn_username.clone(),
+                credential: self.turn_credential.clone(),
+            }],
+            None => Vec::new(),
+        };
+        media::MediaSettings {
+            peer: meetdesk_rtc::PeerConfig {
+                bind_ip: self.media_ip.unwrap_or(self.listen.ip()),
+                public_ip: self.media_public_ip,
+                ice_servers: Vec::new(),
+            },
+            client_ice_servers,
         }
     }
 }
@@ -100,6 +135,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         demo: config.demo,
         deadlines_changed: Notify::new(),
         outbox_changed: Notify::new(),
+        media: media::MediaRouter::new(config.media_settings()),
     });
     let mut tasks = vec![
         tokio::spawn(std::sync::Arc::clone(&state.hub).run_dispatcher(store.clone())),
@@ -107,6 +143,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tokio::spawn(tasks::presence_heartbeat(state.clone())),
         tokio::spawn(tasks::prune_events(state.clone())),
         tokio::spawn(tasks::listen(state.clone())),
+        tokio::spawn(media::reconcile(state.clone())),
     ];
     if let Some(url) = &config.smtp_url {
         let from = config.smtp_from.clone().unwrap_or_else(|| "meetdesk <noreply@localhost>".into());
@@ -141,6 +178,7 @@ impl Server {
         for t in &self.tasks {
             t.abort();
         }
+        self.state.media.close_all().await;
         self.state.store.close().await;
     }
 
@@ -150,5 +188,40 @@ impl Server {
         for t in &self.tasks {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn media_settings_follow_the_listen_ip_and_hand_turn_to_clients() {
+        let mut c = Config::new("0.0.0.0:8780".parse().unwrap(), "sqlite://x");
+        let m = c.media_settings();
+        assert_eq!(m.peer.bind_ip, "0.0.0.0".parse::<IpAddr>().unwrap(), "wildcard: every interface");
+        assert!(m.client_ice_servers.is_empty() && m.peer.ice_servers.is_empty());
+        c.media_ip = Some("10.0.0.5".parse().unwrap());
+        c.media_public_ip = Some("203.0.113.7".parse().unwrap());
+        c.turn_url = Some("turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349".into());
+        c.turn_username = Some("u".into());
+        c.turn_credential = Some("p".into());
+        let m = c.media_settings();
+        assert_eq!(m.peer.bind_ip, "10.0.0.5".parse::<IpAddr>().unwrap());
+        assert_eq!(m.peer.public_ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(
+            m.client_ice_servers,
+            vec![meetdesk_rtc::IceServer {
+                urls: vec![
+                    "turn:turn.example.com:3478?transport=udp".into(),
+                    "turns:turn.example.com:5349".into()
+                ],
+                username: Some("u".into()),
+                credential: Some("p".into()),
+            }]
+        );
+        assert!(m.peer.ice_servers.is_empty(), "the server itself does not relay");
     }
 }

@@ -1,6 +1,6 @@
 //! `meetdesk-server`: one binary; SQLite by default, PostgreSQL for several nodes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
 use clap::Parser;
@@ -29,6 +29,23 @@ struct Args {
     /// Sender of follow-up e-mails.
     #[arg(long, env = "MEETDESK_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// IP the media (WebRTC) UDP sockets bind (default: the listen IP; 0.0.0.0 binds every
+    /// non-loopback interface).
+    #[arg(long, env = "MEETDESK_MEDIA_IP")]
+    media_ip: Option<IpAddr>,
+    /// Public IP to advertise for media when the server sits behind a 1:1 NAT (cloud VM).
+    #[arg(long, env = "MEETDESK_MEDIA_PUBLIC_IP")]
+    media_public_ip: Option<IpAddr>,
+    /// TURN (or STUN) server URL(s) for clients, comma-separated, e.g.
+    /// `turn:turn.example.com:3478?transport=udp`.
+    #[arg(long, env = "MEETDESK_TURN_URL")]
+    turn_url: Option<String>,
+    /// Username for the TURN server (long-term credentials).
+    #[arg(long, env = "MEETDESK_TURN_USERNAME")]
+    turn_username: Option<String>,
+    /// Credential (password) for the TURN server.
+    #[arg(long, env = "MEETDESK_TURN_CREDENTIAL", hide_env_values = true)]
+    turn_credential: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MEETDESK_LOG_JSON")]
     log_json: bool,
@@ -43,8 +60,13 @@ fn default_database() -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The WebRTC stack logs every ICE/DTLS step at info: keep its warnings only.
+        tracing_subscriber::EnvFilter::new(
+            "info,sqlx=warn,tower_http=info,webrtc=warn,rtc=warn,rtc_ice=warn,rtc_dtls=warn,\
+                 rtc_srtp=warn,rtc_interceptor=warn,rtc_sctp=warn,rtc_turn=warn,rtc_stun=warn",
+        )
+    });
     if args.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
@@ -59,6 +81,11 @@ async fn main() -> anyhow::Result<()> {
     config.public_url = args.public_url;
     config.smtp_url = args.smtp_url;
     config.smtp_from = args.smtp_from;
+    config.media_ip = args.media_ip;
+    config.media_public_ip = args.media_public_ip;
+    config.turn_url = args.turn_url;
+    config.turn_username = args.turn_username;
+    config.turn_credential = args.turn_credential;
     // Test-only: lets an end-to-end test restart a node "later" without waiting.
     config.time_offset_ms =
         std::env::var("MEETDESK_TEST_TIME_OFFSET_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);

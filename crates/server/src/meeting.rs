@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::feed;
 use crate::hub::{publish, Audience};
 use crate::links::LinkClaims;
+use crate::media::MediaChange;
 use crate::state::AppState;
 use crate::views::{self, MISSED_BODY, ONLINE_WINDOW_MS};
 
@@ -31,7 +32,7 @@ pub enum Action {
     MediaFailed,
 }
 
-fn party_of(p: &Principal) -> Party {
+pub(crate) fn party_of(p: &Principal) -> Party {
     match p {
         Principal::Agent { agent, .. } => Party::Agent(AgentId(agent.id.clone())),
         Principal::Customer { customer_id, .. } => Party::Customer(CustomerId(customer_id.clone())),
@@ -53,7 +54,18 @@ async fn meet_audience(db: &mut Db, stored: &StoredMeet) -> meetdesk_store::Resu
         }
         Scope::Internal(_) => Audience { channel_agents: true, meet_id, ..Audience::default() },
         Scope::TeamGroup(room) | Scope::TeamDm(room) => {
-            Audience { agents: rooms::members(db, &room.0).await?, meet_id, ..Audience::default() }
+            // The room's members, and the agents rung for or in the meet though not members
+            // (invited, P6): they may see it (`can_see`) and must follow it to its end.
+            let mut agents = rooms::members(db, &room.0).await?;
+            let rung = stored.meet.rings.iter().map(|r| &r.party);
+            for party in rung.chain(stored.meet.participants.iter().map(|p| &p.party)) {
+                if let Party::Agent(a) = party {
+                    if !agents.contains(&a.0) {
+                        agents.push(a.0.clone());
+                    }
+                }
+            }
+            Audience { agents, meet_id, ..Audience::default() }
         }
     })
 }
@@ -275,9 +287,11 @@ pub async fn transition(state: &AppState, meet_id: &str, input: Input) -> AppRes
             continue;
         }
         stored.version += 1;
+        let media = MediaChange::of(&effects);
         perform(&mut tx, state, &stored, effects, false).await?;
         tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
         after_commit(state);
+        state.media.after_transition(state, meet_id, &media).await;
         // An input can be refused after a deadline it applied first (a late accept): the
         // timeout is stored, the caller still gets the refusal.
         result?;
@@ -292,15 +306,22 @@ pub async fn expire(state: &AppState, meet_id: &str) -> AppResult<()> {
         let now = state.clock.now();
         let mut tx = state.store.begin().await?;
         let Some(mut stored) = meets::get(&mut tx, meet_id).await? else { return Ok(()) };
+        let before = stored.meet.clone();
         stored.meet.handle_timeout(now);
         let effects = drain(&mut stored.meet);
+        if stored.meet == before {
+            // Another node got there first (or nothing was due): nothing to write or announce.
+            return Ok(());
+        }
         if !meets::update(&mut tx, &stored, now.0).await? {
             continue;
         }
         stored.version += 1;
+        let media = MediaChange::of(&effects);
         perform(&mut tx, state, &stored, effects, false).await?;
         tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
         after_commit(state);
+        state.media.after_transition(state, meet_id, &media).await;
         return Ok(());
     }
     Err(AppError::conflict("busy", "The meet changed too often; try again."))

@@ -51,6 +51,13 @@ pub async fn run(state: AppState, notifier: impl Notifier) {
             Err(_) => Vec::new(),
         };
         for item in &pending {
+            let claimed = match state.store.conn().await {
+                Ok(mut db) => outbox::claim(&mut db, item).await.unwrap_or(false),
+                Err(_) => false,
+            };
+            if !claimed {
+                continue;
+            }
             let result = notifier.deliver(item).await;
             if let Ok(mut db) = state.store.conn().await {
                 let _ = match &result {

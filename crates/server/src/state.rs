@@ -27,6 +27,8 @@ pub struct Inner {
     pub deadlines_changed: Notify,
     /// Wakes the follow-up notifier when the outbox got an item.
     pub outbox_changed: Notify,
+    /// The meets' audio routed through this node (SFU).
+    pub media: crate::media::MediaRouter,
 }
 
 impl std::ops::Deref for AppState {

@@ -256,11 +256,16 @@ pub fn redact_meet(view: &mut p::MeetView, viewer: &Principal) {
     }
 }
 
+/// Customers read the missed-meet indicator as "Meet ended"; agents never see the follow-up
+/// link itself (it is the customer's credential for that meet).
 pub fn redact_message(view: &mut p::MessageView, viewer: &Principal) {
-    if let Principal::Customer { .. } = viewer {
-        if view.author.kind == p::AuthorKind::System && view.body == MISSED_BODY {
-            view.body = ENDED_BODY.to_owned();
+    match viewer {
+        Principal::Customer { .. } => {
+            if view.author.kind == p::AuthorKind::System && view.body == MISSED_BODY {
+                view.body = ENDED_BODY.to_owned();
+            }
         }
+        Principal::Agent { .. } => view.link = None,
     }
 }
 

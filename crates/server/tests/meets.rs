@@ -8,6 +8,13 @@ use common::TestServer;
 use meetdesk_protocol::{self as p, EventBody, RingStopReason};
 use serde_json::json;
 
+/// The follow-up link as the customer's chat shows it.
+async fn follow_up_link(t: &TestServer, customer: &common::Client, chat: &str, meet_id: &str) -> String {
+    let (_, msgs) = t.get(Some(&customer.token), &format!("/api/chats/{chat}/messages")).await;
+    let m = msgs.as_array().unwrap().iter().find(|m| m["meet_id"] == meet_id).unwrap();
+    m["link"].as_str().unwrap().to_owned()
+}
+
 on_both_databases!(
     customer_press_rings_every_device_of_the_assignee_and_accept_stops_the_others,
     |db| async move {
@@ -204,12 +211,11 @@ on_both_databases!(an_offline_customer_gets_a_signed_link_that_opens_that_meet_o
     let meet = t.start_meet(&bob, json!({"kind": "user_chat", "chat_id": "chat_mina"}), "audio").await;
     assert_eq!(meet.state, p::MeetState::WaitingForLink);
     let follow_up = bob_events.message(|m| m.meet_id.as_deref() == Some(meet.id.as_str())).await;
-    let link = follow_up.link.clone().unwrap();
-    assert!(link.contains(&format!("/m/{}?t=", meet.id)), "{link}");
-    // The customer sees the follow-up in the chat too.
+    assert_eq!(follow_up.link, None, "agents see the follow-up, never the customer's link");
+    // The customer sees the follow-up in the chat, with the link.
     let mina = t.customer("chat_mina").await;
-    let (_, msgs) = t.get(Some(&mina.token), "/api/chats/chat_mina/messages").await;
-    assert!(msgs.as_array().unwrap().iter().any(|m| m["link"] == link.as_str()));
+    let link = follow_up_link(&t, &mina, "chat_mina", &meet.id).await;
+    assert!(link.contains(&format!("/m/{}?t=", meet.id)), "{link}");
     // And the outbox holds it for the notifier.
     let mut db_conn = t.server().state.store.conn().await.unwrap();
     let outbox = meetdesk_store::outbox::all(&mut db_conn).await.unwrap();
@@ -249,11 +255,13 @@ on_both_databases!(an_unused_link_expires_and_the_meet_is_missed_offline, |db| a
     let alice = t.sign_in("alice@demo.test").await;
     let mut alice_events = alice.events().await;
     let meet = t.start_meet(&alice, json!({"kind": "user_chat", "chat_id": "chat_ivy"}), "audio").await;
-    let follow_up = alice_events.message(|m| m.meet_id.as_deref() == Some(meet.id.as_str())).await;
+    alice_events.message(|m| m.meet_id.as_deref() == Some(meet.id.as_str())).await;
+    let ivy = t.customer("chat_ivy").await;
+    let link = follow_up_link(&t, &ivy, "chat_ivy", &meet.id).await;
     t.advance(10 * 60_000);
     let missed = alice_events.meet_state(&meet.id, p::MeetState::Missed).await;
     assert_eq!(missed.missed_reason.as_deref(), Some("offline_link_unused"));
-    let token = follow_up.link.unwrap().split("?t=").nth(1).unwrap().to_owned();
+    let token = link.split("?t=").nth(1).unwrap().to_owned();
     let (status, err) =
         t.post(None, &format!("/api/meets/{}/open-link", meet.id), json!({"token": token})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (410, Some("link_expired")));

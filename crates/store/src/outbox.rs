@@ -65,20 +65,25 @@ pub async fn all(db: &mut Db) -> Result<Vec<OutboxItem>> {
     rows.iter().map(item).collect()
 }
 
+/// Takes an item for one delivery attempt: a compare-and-swap on `attempts`, so when several
+/// nodes drain the outbox only one of them sends it.
+pub async fn claim(db: &mut Db, item: &OutboxItem) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND attempts = $2 AND sent_at IS NULL",
+    )
+    .bind(&item.id)
+    .bind(item.attempts)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn mark_sent(db: &mut Db, id: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(db)
-        .await?;
+    sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
     Ok(())
 }
 
 pub async fn mark_failed(db: &mut Db, id: &str, error: &str) -> Result<()> {
-    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
-        .bind(error)
-        .bind(id)
-        .execute(db)
-        .await?;
+    sqlx::query("UPDATE outbox SET last_error = $1 WHERE id = $2").bind(error).bind(id).execute(db).await?;
     Ok(())
 }

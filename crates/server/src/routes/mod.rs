@@ -16,6 +16,7 @@ mod accounts;
 mod chats;
 mod demo;
 mod events;
+mod media;
 mod meets;
 mod rooms;
 mod widget;
@@ -49,6 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(chats::routes())
         .merge(rooms::routes())
         .merge(meets::routes())
+        .merge(media::routes())
         .merge(widget::routes())
         .merge(events::routes())
 }
