@@ -135,6 +135,13 @@ impl Store {
         Ok(self.pool.acquire().await?)
     }
 
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -11,6 +11,7 @@ use axum::response::Response;
 use meetdesk_protocol::{self as p, EventBody};
 use meetdesk_store::{events, presence};
 use serde::Deserialize;
+use tracing::Instrument;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -61,7 +62,8 @@ async fn events_socket(
     if q.after.is_some_and(|a| a < 0) {
         return Err(AppError::bad_request("invalid_query", "after is a non-negative seq."));
     }
-    Ok(ws.on_upgrade(move |socket| run_socket(state, Arc::new(principal), q.after, socket)))
+    let span = tracing::info_span!("events", device_id = %principal.device_id());
+    Ok(ws.on_upgrade(move |socket| run_socket(state, Arc::new(principal), q.after, socket).instrument(span)))
 }
 
 async fn send(socket: &mut WebSocket, event: &p::Event) -> bool {
@@ -82,9 +84,6 @@ fn visible(event: &LoggedEvent, who: &Principal) -> Option<p::Event> {
 
 async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mut socket: WebSocket) {
     let device = who.device_id().to_owned();
-    let span = tracing::info_span!("events", device_id = %device);
-    let _enter = span.enter();
-    drop(_enter);
     // Read the cursor before registering, then replay from the log: nothing falls in between.
     let mut last = after.unwrap_or_else(|| state.hub.dispatched());
     let mut sub = state.hub.register(Arc::clone(&who));
@@ -104,7 +103,7 @@ async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mu
     };
     if send(&mut socket, &hello).await && replay(&state, &who, &mut last, after.is_some(), &mut socket).await
     {
-        live(&state, &who, &mut sub, &mut last, &mut socket).await;
+        live(&who, &mut sub, &mut last, &mut socket).await;
     }
     drop(sub);
     if let Ok(mut db) = state.store.conn().await {
@@ -156,13 +155,7 @@ async fn replay(
     }
 }
 
-async fn live(
-    state: &AppState,
-    who: &Principal,
-    sub: &mut crate::hub::Subscription,
-    last: &mut i64,
-    socket: &mut WebSocket,
-) {
+async fn live(who: &Principal, sub: &mut crate::hub::Subscription, last: &mut i64, socket: &mut WebSocket) {
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     ping.tick().await;
     loop {
@@ -193,7 +186,6 @@ async fn live(
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
                     return;
                 }
-                let _ = state;
             }
         }
     }
