@@ -1,0 +1,203 @@
+//! The media task of one peer connection: every 10 ms it encodes what the microphone ring
+//! holds and sends it (one Opus frame per 20 ms), and keeps the speaker ring fed with the mix
+//! of every receive slot's playout (jitter buffer + Opus decoder per slot); in between it
+//! files each received RTP packet into its slot's playout.
+//!
+//! Runs as its own task so that signalling (HTTP, ICE restarts) never stalls the sound. The
+//! [`Audio`] it works on is handed back by [`MediaTask::stop`], for the next connection.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meetdesk_media::codec::{Decoder, DTX_MAX_BYTES};
+use meetdesk_media::jitter::JitterBuffer;
+use meetdesk_media::pipeline::{audio_ring, Playback, RingReader, SPEAKER_RING_SAMPLES};
+use meetdesk_media::FRAME_SAMPLES;
+use meetdesk_rtc::{ClientPeer, ConnectionState, Received, MAX_REMOTE};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::audio::Audio;
+use crate::out::now_ms;
+
+const TICK: Duration = Duration::from_millis(10);
+/// How much mixed audio the speaker ring holds ahead of the speaker: 60 ms, so that this task
+/// running late by up to ~40 ms (a busy machine) does not starve the speaker.
+const SPEAKER_TARGET: usize = 3 * FRAME_SAMPLES;
+
+/// What the media task reports.
+#[derive(Debug, Clone, Copy)]
+pub enum Note {
+    /// The first audible (non-DTX) packet in `slot` from a new talker (the first packet ever
+    /// in the slot, or the first after a packet with the marker bit: the server marks a new
+    /// sender's first packet).
+    FirstAudio { slot: usize, at_ms: i64 },
+    /// The connection delivers nothing any more (closed).
+    PeerClosed,
+}
+
+enum Cmd {
+    Mute(bool),
+}
+
+pub struct MediaTask {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    stop: oneshot::Sender<()>,
+    handle: JoinHandle<Audio>,
+}
+
+impl MediaTask {
+    pub fn start(
+        mut audio: Audio,
+        peer: Arc<ClientPeer>,
+        muted: bool,
+        notes: mpsc::UnboundedSender<Note>,
+    ) -> Self {
+        // Microphone audio queued while no connection took it is stale: drop it.
+        while let Ok(Some(_)) = audio.capture.poll_frame() {}
+        audio.capture.set_muted(muted);
+        let (cmd, cmd_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = oneshot::channel();
+        let handle = tokio::spawn(run(audio, peer, cmd_rx, stop_rx, notes));
+        MediaTask { cmd, stop, handle }
+    }
+
+    pub fn mute(&self, muted: bool) {
+        let _ = self.cmd.send(Cmd::Mute(muted));
+    }
+
+    /// Stops sending and playing; returns the sound path.
+    pub async fn stop(self) -> anyhow::Result<Audio> {
+        let _ = self.stop.send(());
+        self.handle.await.map_err(|e| anyhow::anyhow!("the media task failed: {e}"))
+    }
+}
+
+/// One receive slot's playout: its own jitter buffer and decoder, writing into its own ring
+/// that the mixer reads.
+struct Slot {
+    playback: Playback,
+    ring: RingReader,
+    /// An audible packet was reported for the current talker.
+    heard: bool,
+}
+
+impl Slot {
+    fn new() -> anyhow::Result<Slot> {
+        let (w, r) = audio_ring(SPEAKER_RING_SAMPLES);
+        // One frame: the mixer pumps right before it takes each frame, so decoding happens
+        // just in time and the mixed ring alone holds the speaker's margin.
+        let playback =
+            Playback::new(JitterBuffer::default(), Decoder::new()?, w).with_ring_target(FRAME_SAMPLES);
+        Ok(Slot { playback, ring: r, heard: false })
+    }
+}
+
+async fn run(
+    mut audio: Audio,
+    peer: Arc<ClientPeer>,
+    mut cmd_rx: mpsc::UnboundedReceiver<Cmd>,
+    mut stop_rx: oneshot::Receiver<()>,
+    notes: mpsc::UnboundedSender<Note>,
+) -> Audio {
+    let mut slots: Vec<Option<Slot>> = (0..MAX_REMOTE).map(|_| None).collect();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ts_offset: u32 = rand::random();
+    let mut mix = vec![0.0f32; FRAME_SAMPLES];
+    let mut part = vec![0.0f32; FRAME_SAMPLES];
+    let mut peer_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop_rx => break,
+            Some(cmd) = cmd_rx.recv() => match cmd {
+                Cmd::Mute(m) => audio.capture.set_muted(m),
+            },
+            _ = tick.tick() => {
+                send_captured(&mut audio, &peer, ts_offset).await;
+                play(&mut audio, &mut slots, &mut mix, &mut part);
+            }
+            received = peer.recv(), if peer_open => match received {
+                Some(r) => receive(r, &mut slots, &notes),
+                None => {
+                    peer_open = false;
+                    let _ = notes.send(Note::PeerClosed);
+                }
+            },
+        }
+    }
+    audio
+}
+
+/// Encodes and sends every whole 20 ms frame the microphone ring holds.
+async fn send_captured(audio: &mut Audio, peer: &ClientPeer, ts_offset: u32) {
+    loop {
+        match audio.capture.poll_frame() {
+            // Not connected (yet, or for now): the stack could not send it; the frame's time
+            // passes all the same.
+            Ok(Some(_)) if peer.state() != ConnectionState::Connected => {}
+            Ok(Some(frame)) => {
+                // DTX frames are sent too (1–2 bytes): the receiver then plays silence rather
+                // than concealing.
+                if let Err(e) =
+                    peer.send_rtp_payload(frame.payload, ts_offset.wrapping_add(frame.timestamp)).await
+                {
+                    tracing::debug!(error = %e, "could not send a frame");
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "capture failed; frame dropped");
+                return;
+            }
+        }
+    }
+}
+
+/// Files a received packet into its slot's playout.
+fn receive(r: Received, slots: &mut [Option<Slot>], notes: &mpsc::UnboundedSender<Note>) {
+    let Some(entry) = slots.get_mut(r.slot) else { return };
+    if entry.is_none() {
+        match Slot::new() {
+            Ok(s) => *entry = Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot play slot {}", r.slot);
+                return;
+            }
+        }
+    }
+    let Some(slot) = entry.as_mut() else { return };
+    let h = &r.packet.header;
+    if h.marker {
+        slot.heard = false;
+    }
+    if !slot.heard && r.packet.payload.len() > DTX_MAX_BYTES {
+        slot.heard = true;
+        let _ = notes.send(Note::FirstAudio { slot: r.slot, at_ms: now_ms() });
+    }
+    slot.playback.push_packet(h.sequence_number, h.timestamp, r.packet.payload.to_vec(), Instant::now());
+}
+
+/// Keeps the speaker ring at its target with the mix of every slot's playout; what the
+/// speaker plays is also the echo canceller's far-end reference.
+fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &mut [f32]) {
+    let now = Instant::now();
+    while audio.speaker.queued() < SPEAKER_TARGET && audio.speaker.free() >= FRAME_SAMPLES {
+        mix.fill(0.0);
+        for slot in slots.iter_mut().flatten() {
+            slot.playback.pump(now);
+            slot.ring.pop_into(part);
+            for (m, p) in mix.iter_mut().zip(part.iter()) {
+                *m += *p;
+            }
+        }
+        for m in mix.iter_mut() {
+            *m = m.clamp(-1.0, 1.0);
+        }
+        audio.speaker.push_slice(mix);
+        if let Some(far) = &mut audio.far_end {
+            far.push_slice(mix);
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Harness for driving the real `meetdesk-cli` binary: a real server in this process on
+//! 127.0.0.1 (temp SQLite, demo data), CLI processes whose JSON lines are read as they come,
+//! test tones written to temp WAVs, and measurements of what each process recorded.
+//!
+//! Nothing here sleeps to synchronise: every wait is for a JSON line or a process exit,
+//! bounded by [`WAIT`].
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meetdesk_media::{tone, wav, SAMPLE_RATE};
+use meetdesk_server::{Config, Server};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// How long a test waits for a line or an exit that must come (a failure bound, not a pause).
+pub const WAIT: Duration = Duration::from_secs(45);
+
+/// The tests run real-time audio in several processes on a small machine: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
+
+/// A real server on 127.0.0.1 with the demo channel, on a temp SQLite file.
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}?mode=rwc", dir.path().join("meetdesk.db").display());
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), database);
+        config.demo = true;
+        let server = meetdesk_server::start(config).await.unwrap();
+        let base = server.url();
+        TestServer { server: Some(server), base, dir }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    /// The demo directory's resume link for the customer of `chat_id`.
+    pub async fn resume_link(&self, chat_id: &str) -> String {
+        let dir: Value = reqwest::get(format!("{}/api/demo", self.base)).await.unwrap().json().await.unwrap();
+        dir["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["chat_id"] == chat_id)
+            .unwrap_or_else(|| panic!("no demo customer for {chat_id}"))["link"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A temp file path.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A WAV of a `freq` Hz sine at 0.3 peak (−10.5 dB), 2 s long (the CLI loops it).
+    pub fn tone_wav(&self, freq: f32) -> PathBuf {
+        self.tone_wav_at(freq, TONE_AMPLITUDE)
+    }
+
+    /// A WAV of a `freq` Hz sine at `amplitude` peak, 2 s long.
+    pub fn tone_wav_at(&self, freq: f32, amplitude: f32) -> PathBuf {
+        let path = self.path(&format!("tone_{freq}.wav"));
+        let samples = tone::sine(freq, SAMPLE_RATE, Duration::from_secs(2), amplitude);
+        wav::write_i16(&path, &samples, SAMPLE_RATE).unwrap();
+        path
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+pub const TONE_AMPLITUDE: f32 = 0.3;
+
+/// What the harness files a stdout line that is not JSON under.
+pub const NOT_JSON: &str = "__not_json__";
+
+/// One `meetdesk-cli` process and the JSON lines it printed.
+pub struct Cli {
+    pub name: String,
+    child: Child,
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Every line read so far, in order.
+    pub seen: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+    /// The tasks reading stdout and stderr (they end at EOF, after the process exits).
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    pub record: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Starts `meetdesk-cli ARGS…`.
+    pub fn spawn(name: &str, args: &[&str]) -> Cli {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meetdesk-cli"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take().unwrap();
+        let who = name.to_owned();
+        let stdout_done = tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                eprintln!("[{who}] {line}");
+                let v = serde_json::from_str::<Value>(&line).unwrap_or_else(
+                    |e| serde_json::json!({"event": NOT_JSON, "line": line, "error": e.to_string()}),
+                );
+                let _ = tx.send(v);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let err = child.stderr.take().unwrap();
+        let stderr_done = tokio::spawn(async move {
+            let mut reader = BufReader::new(err).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let record = args.iter().position(|a| *a == "--record").map(|i| PathBuf::from(args[i + 1]));
+        Cli {
+            name: name.to_owned(),
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+            readers: vec![stdout_done, stderr_done],
+            record,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn failure(&self, what: &str) -> String {
+        let events: Vec<String> = self.seen.iter().map(|v| v.to_string()).collect();
+        format!("{}: {what}\nlines:\n{}\nstderr:\n{}", self.name, events.join("\n"), self.stderr())
+    }
+
+    /// The first line (already read or to come) whose `event` is `event`.
+    pub async fn event(&mut self, event: &str) -> Value {
+        self.event_where(event, |_| true).await
+    }
+
+    /// The first line (already read or to come) with this `event` that matches `pred`.
+    pub async fn event_where(&mut self, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| v["event"] == event && pred(v)) {
+            return v.clone();
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(v)) => {
+                    self.seen.push(v.clone());
+                    if v["event"] == event && pred(&v) {
+                        return v;
+                    }
+                }
+                Ok(None) => panic!("{}", self.failure(&format!("exited before printing {event}"))),
+                Err(_) => panic!("{}", self.failure(&format!("no {event} within {WAIT:?}"))),
+            }
+        }
+    }
+
+    /// Waits for the process to exit, then reads the lines it left.
+    pub async fn exit(&mut self) -> ExitStatus {
+        let status = match tokio::time::timeout(WAIT, self.child.wait()).await {
+            Ok(s) => s.unwrap(),
+            Err(_) => panic!("{}", self.failure(&format!("still running after {WAIT:?}"))),
+        };
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(WAIT, reader).await;
+        }
+        while let Ok(v) = self.lines.try_recv() {
+            self.seen.push(v);
+        }
+        status
+    }
+
+    /// Waits for a clean exit (status 0), with the usual diagnostics otherwise.
+    pub async fn exit_ok(&mut self) {
+        let status = self.exit().await;
+        assert!(status.success(), "{}", self.failure(&format!("exited with {status}")));
+        assert!(!self.stderr().contains("panicked"), "{}", self.failure("panicked"));
+        assert!(!self.names().iter().any(|n| n == NOT_JSON), "{}", self.failure("printed a non-JSON line"));
+    }
+
+    /// The `event` names printed, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.seen.iter().map(|v| v["event"].as_str().unwrap_or("?").to_owned()).collect()
+    }
+
+    /// Asserts that these events were printed in this order (others may come between).
+    pub fn assert_order(&self, expected: &[&str]) {
+        let names = self.names();
+        let mut at = 0;
+        for e in expected {
+            match names[at..].iter().position(|n| n == e) {
+                Some(i) => at += i + 1,
+                None => panic!("{}", self.failure(&format!("expected {expected:?} in order, got {names:?}"))),
+            }
+        }
+    }
+
+    /// The recording, once the process has exited.
+    pub fn recording(&self) -> Vec<f32> {
+        wav::read_mono_48k(self.record.as_ref().expect("started with --record")).unwrap()
+    }
+}
+
+/// Common CLI arguments for an agent.
+pub fn agent_args(server: &TestServer, name: &str) -> Vec<String> {
+    ["agent", "--server", &server.base, "--email", &format!("{name}@demo.test"), "--password", "demo"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Analysis window: 100 ms.
+pub const WINDOW: usize = SAMPLE_RATE as usize / 10;
+
+/// The level of `freq` in each 100 ms window, dB re full-scale sine (Goertzel). Each window
+/// is Hann-weighted (and scaled back by its mean, 0.5) so that another tone 200 Hz away does
+/// not leak into the measurement: a plain Goertzel over 100 ms sees a neighbour only ~35 dB
+/// down.
+pub fn tone_levels(rec: &[f32], freq: f32) -> Vec<f32> {
+    let hann: Vec<f32> = (0..WINDOW)
+        .map(|i| {
+            let x = std::f32::consts::PI * i as f32 / WINDOW as f32;
+            2.0 * x.sin().powi(2) // sin² = (1 − cos 2x)/2, over its mean ½
+        })
+        .collect();
+    let mut buf = vec![0.0f32; WINDOW];
+    rec.chunks_exact(WINDOW)
+        .map(|w| {
+            for ((b, s), h) in buf.iter_mut().zip(w).zip(&hann) {
+                *b = s * h;
+            }
+            tone::tone_power_db(&buf, freq, SAMPLE_RATE)
+        })
+        .collect()
+}
+
+/// A tone played at [`TONE_AMPLITUDE`] (−10.5 dB) is "heard" in a window where it is at least
+/// this loud after the network (Opus keeps it within a dB or two).
+pub const HEARD_DB: f32 = -20.0;
+/// And "absent" where it is below this: 25 dB under the tone. Not lower: a dropout in the
+/// others' audio (a busy machine) is a click whose broadband energy reaches about −40 dB at
+/// any frequency.
+pub const ABSENT_DB: f32 = -35.0;
+
+/// How long `freq` is heard in `rec`.
+pub fn heard_for(rec: &[f32], freq: f32) -> Duration {
+    heard_above(rec, freq, HEARD_DB)
+}
+
+/// How long `freq` is at least `threshold_db` loud in `rec`.
+pub fn heard_above(rec: &[f32], freq: f32, threshold_db: f32) -> Duration {
+    let n = tone_levels(rec, freq).iter().filter(|&&db| db >= threshold_db).count();
+    Duration::from_millis(n as u64 * 100)
+}
+
+/// The loudest window of `freq` in `rec`.
+pub fn loudest(rec: &[f32], freq: f32) -> f32 {
+    tone_levels(rec, freq).into_iter().fold(f32::MIN, f32::max)
+}
+
+/// A short summary of a recording for failure messages.
+pub fn describe(rec: &[f32], freqs: &[f32]) -> String {
+    let mut s = format!("{:.2} s;", rec.len() as f64 / f64::from(SAMPLE_RATE));
+    for f in freqs {
+        s.push_str(&format!(" {f} Hz heard {:?} (loudest {:.1} dB);", heard_for(rec, *f), loudest(rec, *f)));
+    }
+    s
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
