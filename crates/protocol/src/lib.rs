@@ -338,6 +338,9 @@ pub struct MeetView {
     pub ended_at: Option<i64>,
     /// The server node whose media router carries this meet.
     pub node_id: String,
+    /// Grows with every change: a client keeps the view with the highest version (events and
+    /// HTTP answers can arrive in either order).
+    pub version: i64,
 }
 
 /// An anonymous visitor opens the widget: a customer and a new chat are created.

@@ -235,6 +235,7 @@ pub async fn meet_view(db: &mut Db, stored: &StoredMeet) -> Result<p::MeetView> 
         answered_at: m.answered_at.map(|t| t.0),
         ended_at: m.ended_at.map(|t| t.0),
         node_id: stored.node_id.clone(),
+        version: stored.version,
     })
 }
 

@@ -35,6 +35,7 @@ on_both_databases!(
 
         let (status, accepted) = t.act(&bob_phone, &meet.id, "accept").await;
         assert_eq!(status, 200, "{accepted}");
+        assert!(accepted["version"].as_i64().unwrap() > meet.version, "every change bumps the version");
         let stop = laptop.ring_stopped(&meet.id).await;
         match stop.body {
             EventBody::RingStopped { reason, accepted_device, .. } => {
