@@ -40,6 +40,9 @@ struct EventsQuery {
 /// Close code sent to a socket that fell too far behind; the client reconnects with `after`.
 pub const CLOSE_LAGGING: u16 = 4008;
 
+/// Read chunk of an event socket (larger messages still arrive, in several reads).
+const READ_BUFFER: usize = 4 * 1024;
+
 /// The event stream (WebSocket upgrade).
 #[utoipa::path(get, path = "/api/events", params(EventsQuery),
     responses((status = 101, description = "WebSocket of `Event` JSON messages"), (status = 401, body = p::ErrorBody)))]
@@ -63,6 +66,9 @@ async fn events_socket(
         return Err(AppError::bad_request("invalid_query", "after is a non-negative seq."));
     }
     let span = tracing::info_span!("events", device_id = %principal.device_id());
+    // Clients only send pongs and a close, so a small read buffer is plenty; tungstenite's
+    // default (128 KiB, zero-filled on every read) cost ~130 KiB of memory per idle socket.
+    let ws = ws.read_buffer_size(READ_BUFFER);
     Ok(ws.on_upgrade(move |socket| run_socket(state, Arc::new(principal), q.after, socket).instrument(span)))
 }
 
