@@ -5,68 +5,13 @@
 
 mod common;
 
+use common::http::{customer, get_ok, meet, post_ok, sign_in};
+
 use common::{start_node, Events};
 use meetdesk_protocol::{self as p, EventBody, RingStopReason};
 use meetdesk_server::Server;
 use meetdesk_testkit::Postgres;
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
-
-async fn call(
-    base: &str,
-    method: reqwest::Method,
-    token: Option<&str>,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, value)
-}
-
-async fn get_ok<T: DeserializeOwned>(base: &str, token: Option<&str>, path: &str) -> T {
-    let (status, v) = call(base, reqwest::Method::GET, token, path, None).await;
-    assert_eq!(status, 200, "GET {base}{path}: {v}");
-    serde_json::from_value(v).unwrap()
-}
-
-async fn post_ok<T: DeserializeOwned>(base: &str, token: Option<&str>, path: &str, body: Value) -> T {
-    let (status, v) = call(base, reqwest::Method::POST, token, path, Some(body)).await;
-    assert_eq!(status, 200, "POST {base}{path}: {v}");
-    serde_json::from_value(v).unwrap()
-}
-
-async fn sign_in(base: &str, email: &str) -> String {
-    let s: p::SessionResponse =
-        post_ok(base, None, "/api/auth/sign-in", json!({"email": email, "password": "demo"})).await;
-    s.token
-}
-
-async fn customer(base: &str, chat_id: &str) -> String {
-    let dir: p::DemoDirectory = get_ok(base, None, "/api/demo").await;
-    let link = &dir.customers.iter().find(|c| c.chat_id == chat_id).unwrap().link;
-    let token = link.split("resume=").nth(1).unwrap();
-    let s: p::CustomerSessionResponse =
-        post_ok(base, None, "/api/widget/resume", json!({"token": token})).await;
-    s.token
-}
-
-async fn meet(base: &str, token: &str, id: &str) -> p::MeetView {
-    get_ok(base, Some(token), &format!("/api/meets/{id}")).await
-}
+use serde_json::json;
 
 fn hello_node(events: &Events) -> String {
     match &events.all().first().unwrap().body {

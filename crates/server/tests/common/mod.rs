@@ -74,11 +74,7 @@ impl TestServer {
 
     /// A customer session resuming the demo chat `chat_id` through its signed demo link.
     pub async fn customer(&self, chat_id: &str) -> Client {
-        let dir: p::DemoDirectory = self.get_ok(None, "/api/demo").await;
-        let link = dir.customers.iter().find(|c| c.chat_id == chat_id).unwrap().link.clone();
-        let token = link.split("resume=").nth(1).unwrap().to_owned();
-        let s: p::CustomerSessionResponse =
-            self.post_ok(None, "/api/widget/resume", json!({"token": token})).await;
+        let s = http::customer_session(&self.base, chat_id).await;
         Client { token: s.token, device_id: s.device_id, agent_id: None, base: self.base.clone() }
     }
 
@@ -89,22 +85,7 @@ impl TestServer {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
+        http::call(&self.base, method, token, path, body).await
     }
 
     pub async fn get(&self, token: Option<&str>, path: &str) -> (u16, Value) {
@@ -116,15 +97,11 @@ impl TestServer {
     }
 
     pub async fn get_ok<T: DeserializeOwned>(&self, token: Option<&str>, path: &str) -> T {
-        let (status, v) = self.get(token, path).await;
-        assert_eq!(status, 200, "GET {path}: {v}");
-        serde_json::from_value(v).unwrap()
+        http::get_ok(&self.base, token, path).await
     }
 
     pub async fn post_ok<T: DeserializeOwned>(&self, token: Option<&str>, path: &str, body: Value) -> T {
-        let (status, v) = self.post(token, path, body).await;
-        assert_eq!(status, 200, "POST {path}: {v}");
-        serde_json::from_value(v).unwrap()
+        http::post_ok(&self.base, token, path, body).await
     }
 
     /// Starts a meet and returns it.
@@ -301,4 +278,75 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+/// HTTP as a client speaks it, against any server by base URL (in-process or a child process).
+pub mod http {
+    use meetdesk_protocol as p;
+    use serde::de::DeserializeOwned;
+    use serde_json::{json, Value};
+
+    pub async fn call(
+        base: &str,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get_ok<T: DeserializeOwned>(base: &str, token: Option<&str>, path: &str) -> T {
+        let (status, v) = call(base, reqwest::Method::GET, token, path, None).await;
+        assert_eq!(status, 200, "GET {base}{path}: {v}");
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub async fn post_ok<T: DeserializeOwned>(base: &str, token: Option<&str>, path: &str, body: Value) -> T {
+        let (status, v) = call(base, reqwest::Method::POST, token, path, Some(body)).await;
+        assert_eq!(status, 200, "POST {base}{path}: {v}");
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// An agent's session.
+    pub async fn session(base: &str, email: &str) -> p::SessionResponse {
+        post_ok(base, None, "/api/auth/sign-in", json!({"email": email, "password": "demo"})).await
+    }
+
+    /// An agent's session token.
+    pub async fn sign_in(base: &str, email: &str) -> String {
+        session(base, email).await.token
+    }
+
+    /// A customer session resumed through the demo directory's signed link.
+    pub async fn customer_session(base: &str, chat_id: &str) -> p::CustomerSessionResponse {
+        let dir: p::DemoDirectory = get_ok(base, None, "/api/demo").await;
+        let link = &dir.customers.iter().find(|c| c.chat_id == chat_id).unwrap().link;
+        let token = link.split("resume=").nth(1).unwrap();
+        post_ok(base, None, "/api/widget/resume", json!({"token": token})).await
+    }
+
+    /// A customer session token.
+    pub async fn customer(base: &str, chat_id: &str) -> String {
+        customer_session(base, chat_id).await.token
+    }
+
+    pub async fn meet(base: &str, token: &str, id: &str) -> p::MeetView {
+        get_ok(base, Some(token), &format!("/api/meets/{id}")).await
+    }
 }
