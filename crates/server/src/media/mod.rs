@@ -233,14 +233,39 @@ impl MediaRouter {
     ) -> AppResult<p::MediaAnswer> {
         // Refuse early (no state is created for a refused request)…
         let (stored, _) = participant(state, who, meet_id).await?;
-        let meet = self.meet_or_insert(meet_id, &stored.channel_id);
-        let mut members = meet.members.lock().await;
+        loop {
+            let meet = self.meet_or_insert(meet_id, &stored.channel_id);
+            let mut members = meet.members.lock().await;
+            // A request that held the lock before us may have found the meet's media empty
+            // and dropped it from the map: ours would then be lost in an orphan. Start again
+            // on the current one.
+            if !self.is_current(meet_id, &meet) {
+                continue;
+            }
+            return self.offer_locked(state, who, meet_id, req, &meet, &mut members).await;
+        }
+    }
+
+    fn is_current(&self, meet_id: &str, meet: &Arc<MeetMedia>) -> bool {
+        let meets = self.meets.lock().unwrap_or_else(|e| e.into_inner());
+        meets.get(meet_id).is_some_and(|m| Arc::ptr_eq(m, meet))
+    }
+
+    async fn offer_locked(
+        &self,
+        state: &AppState,
+        who: &Principal,
+        meet_id: &str,
+        req: p::MediaOfferRequest,
+        meet: &Arc<MeetMedia>,
+        members: &mut Vec<Member>,
+    ) -> AppResult<p::MediaAnswer> {
         // …and again under the meet's lock: a hang-up committed in between runs its clean-up
         // after this (it waits for the lock), or is seen here.
         let (_, view) = match participant(state, who, meet_id).await {
             Ok(found) => found,
             Err(e) => {
-                self.forget_if_empty(meet_id, &meet, &members);
+                self.forget_if_empty(meet_id, meet, members);
                 return Err(e);
             }
         };
@@ -256,11 +281,11 @@ impl MediaRouter {
             // A fresh offer (the app reloaded, or another device of a rejoined party): the new
             // connection replaces the old one.
             let old = members.remove(i);
-            free_slots_of(&mut members, &party);
+            free_slots_of(members, &party);
             old.close();
         } else if req.restart {
             // An ICE restart keeps the DTLS session, which only the old connection has.
-            self.forget_if_empty(meet_id, &meet, &members);
+            self.forget_if_empty(meet_id, meet, members);
             return Err(AppError::conflict(
                 "no_media_connection",
                 "This device has no media connection in this meet to restart; send a fresh offer.",
@@ -284,7 +309,7 @@ impl MediaRouter {
         let peer = match peer {
             Ok(peer) => Arc::new(peer),
             Err(e) => {
-                self.forget_if_empty(meet_id, &meet, &members);
+                self.forget_if_empty(meet_id, meet, members);
                 return Err(AppError::Internal(anyhow::Error::new(e).context("creating a media connection")));
             }
         };
@@ -292,7 +317,7 @@ impl MediaRouter {
             Ok(a) => a,
             Err(e) => {
                 let _ = peer.close().await;
-                self.forget_if_empty(meet_id, &meet, &members);
+                self.forget_if_empty(meet_id, meet, members);
                 return Err(offer_error(e));
             }
         };
@@ -319,9 +344,9 @@ impl MediaRouter {
             }
         }
         members.push(member);
-        rewire(&members);
+        rewire(members);
         let all: Vec<usize> = (0..members.len()).collect();
-        if let Err(e) = announce(state, meet_id, &meet.channel_id, &members, &all).await {
+        if let Err(e) = announce(state, meet_id, &meet.channel_id, members, &all).await {
             tracing::error!(error = ?e, meet_id, "could not announce media slots");
         }
         tracing::info!(meet_id, device_id, connections = members.len(), "media connection answered");
