@@ -3,8 +3,9 @@
 #
 # Runs on a fresh Debian 12 machine as root (CI) or on a developer's machine, any number of
 # times: it installs only what is missing (Debian packages through apt-get, schemathesis into
-# a venv under ~/.cache/meetdesk/venv), then runs, in order:
-#   setup → fmt → clippy → test (nextest + doctests, or cargo test) → schemathesis
+# a venv under ~/.cache/meetdesk/venv, the widget's and the browser tests' npm packages with
+# `npm ci` when their package-lock.json changed), then runs, in order:
+#   setup → fmt → clippy → test (nextest + doctests, or cargo test) → browser → schemathesis
 # and stops at the first stage that fails. Logs go to test-output/ (git-ignored).
 #
 #   ./scripts/test.sh                    # every stage
@@ -29,7 +30,7 @@ OUT=$ROOT/test-output
 mkdir -p "$OUT" "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
-ALL_STAGES=(fmt clippy test schemathesis)
+ALL_STAGES=(fmt clippy test browser schemathesis)
 WANTED=("$@")
 for s in "${WANTED[@]}"; do
   [[ " ${ALL_STAGES[*]} " == *" $s "* ]] || { echo "unknown stage \"$s\"; stages: ${ALL_STAGES[*]}" >&2; exit 2; }
@@ -124,14 +125,17 @@ missing=()
 # pkg-config, libssl-dev, cmake: native builds of -sys crates (cmake builds libopus).
 # libasound2-dev: cpal's ALSA backend. pulseaudio, pulseaudio-utils, libasound2-plugins: the
 # real-device audio test (null sink + virtual source; ALSA default routed to PulseAudio).
-# curl: the schemathesis stage.
+# coturn: the TURN tests (each starts its own turnserver on 127.0.0.1).
+# curl: the schemathesis stage. chromium: the browser stage (Playwright drives Debian's).
 if [[ -z ${MEETDESK_PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
-for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins; do
+for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 command -v cc >/dev/null || missing+=(build-essential)
+installing_coturn=""
+have_pkg coturn || { missing+=(coturn); installing_coturn=1; }
 if ! venv_ready; then
   # A venv needs python3 with venv and ensurepip; Debian's own python3 (prefix /usr) has them
   # in the separate python3-venv package.
@@ -147,6 +151,13 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt_install "${missing[@]}"
 else
   echo "Debian packages: all present"
+fi
+# coturn's package enables a system-wide TURN server under systemd (without systemd, e.g. in a
+# container, its init script starts nothing unless /etc/default/coturn enables it). The tests
+# need none: stop and disable the one this run just installed.
+if [[ -n $installing_coturn && -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+  runner=(); [[ $(id -u) -eq 0 ]] || runner=(sudo)
+  "${runner[@]}" systemctl disable --now coturn >/dev/null 2>&1 || true
 fi
 
 if venv_ready; then
@@ -177,11 +188,47 @@ fi
 if wanted test; then
   stage test
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$OUT/nextest.log"
+    # Everything but the real-time audio tests in parallel, then those alone, one at a time
+    # (.config/nextest.toml).
+    cargo nextest run --workspace --no-fail-fast --profile fast 2>&1 | tee "$OUT/nextest.log"
+    cargo nextest run --workspace --no-fail-fast --profile realtime 2>&1 | tee "$OUT/nextest-realtime.log"
     cargo test --workspace --doc 2>&1 | tee "$OUT/doctest.log"
   else
     cargo test --workspace --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
   fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# `npm ci` in a package directory unless its node_modules was installed from this very
+# package-lock.json (a stamp holds the lock file's hash).
+npm_ci() {
+  local dir=$1 stamp=$1/node_modules/.meetdesk-lock.sha256 want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    echo "npm packages of ${dir#"$ROOT"/}: present"
+    return 0
+  fi
+  [[ ${MEETDESK_SKIP_INSTALL:-} != 1 ]] || { echo "npm packages missing in $dir (MEETDESK_SKIP_INSTALL=1)" >&2; return 1; }
+  echo "npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) >"$OUT/npm-ci-$(basename "$dir").log" 2>&1 ||
+    { tail -n 30 "$OUT/npm-ci-$(basename "$dir").log" >&2; return 1; }
+  echo "$want" >"$stamp"
+}
+
+if wanted browser; then
+  stage browser
+  # Node 20.19+ (Vite 7); Debian 12's own nodejs is 18, so it is not installed from apt here.
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    { echo "node and npm are needed for the browser stage (Node 20.19 or newer)" >&2; exit 1; }
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)' ||
+    { echo "Node $(node --version) is too old for the browser stage: Node 20.19 or newer" >&2; exit 1; }
+  npm_ci "$ROOT/widget"
+  npm_ci "$ROOT/tests/browser"
+  (cd widget && npm run build) 2>&1 | tee "$OUT/widget-build.log"
+  cargo build -p meetdesk-server -p meetdesk-cli --bins 2>&1 | tee "$OUT/browser-build.log"
+  mkdir -p "$OUT/browser"
+  # Playwright's own report: one line per test, then "N passed".
+  (cd tests/browser && npm run --silent typecheck && npx playwright test) 2>&1 | tee "$OUT/browser.log"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod media;
 mod report;
 mod server;
 mod setup;
@@ -104,12 +105,17 @@ enum Command {
         #[arg(long)]
         threads: usize,
     },
+    /// Media: accept → first audio, mouth-to-ear (beside Chromium ↔ Chromium), SFU capacity
+    /// and client CPU, with release `meetdesk-cli` clients (see docs/benchmarks.md, "Media").
+    Media(media::MediaArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
-    if let Some(Command::Serve { database, threads }) = args.command.take() {
-        return server::serve(&database, threads);
+    match args.command.take() {
+        Some(Command::Serve { database, threads }) => return server::serve(&database, threads),
+        Some(Command::Media(media)) => return media::run(media),
+        None => {}
     }
     args.sockets.sort_unstable();
     args.sockets.dedup();

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use meetdesk_protocol::{self as p, EventBody, MeetState};
+use meetdesk_rtc::reconnect::{self, Reconnect, ReconnectPolicy};
 use meetdesk_rtc::{ClientPeer, ConnectionState, IceServer, PeerConfig};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
@@ -24,13 +25,6 @@ use crate::events::{self, SocketMsg};
 use crate::media::{MediaTask, Note};
 use crate::out::{emit, emit_at, now_ms};
 
-/// How long a connection may take to connect (first time or after an ICE restart) before
-/// the next ICE restart.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// A `disconnected` connection gets this long to come back by itself before an ICE restart.
-const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
-/// ICE restarts in a row without connecting before giving up.
-const MAX_RESTARTS: u32 = 5;
 /// Attempts to set up media (offer → answer) before giving up.
 const MAX_MEDIA_ATTEMPTS: u32 = 5;
 /// Exit code after SIGINT / SIGTERM.
@@ -114,7 +108,7 @@ fn peer_config(
         .into_iter()
         .map(|s| IceServer { urls: s.urls, username: s.username, credential: s.credential })
         .collect();
-    Ok(PeerConfig { bind_ip, public_ip: None, ice_servers })
+    Ok(PeerConfig { bind_ip, public_ip: None, ice_servers, relay_only: false, port_range: None })
 }
 
 /// Signs in, runs until the meet ends (or forever with `exit_after_meet` off), writes the
@@ -125,6 +119,7 @@ pub async fn run(
     plan: Plan,
     setup: &AudioSetup,
     media_ip: Option<IpAddr>,
+    relay_only: bool,
 ) -> anyhow::Result<u8> {
     let url = reqwest::Url::parse(server).with_context(|| format!("--server {server:?} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -178,7 +173,8 @@ pub async fn run(
         };
         let config: p::MediaConfigView =
             api.get("/api/media/config").await.context("reading the media config")?;
-        let peer_config = peer_config(server, media_ip, config.ice_servers)?;
+        let mut peer_config = peer_config(server, media_ip, config.ice_servers)?;
+        peer_config.relay_only = relay_only;
         let (notes_tx, notes_rx) = mpsc::unbounded_channel();
         let app = App {
             api,
@@ -271,12 +267,10 @@ struct Conn {
     task: Option<MediaTask>,
     state: watch::Receiver<ConnectionState>,
     offered_at: Instant,
+    /// As last reported (`connected` / `disconnected` events).
     connected: bool,
-    ever_connected: bool,
-    /// ICE restarts since it was last connected.
-    restarts: u32,
-    restart_at: Option<Instant>,
-    connect_by: Option<Instant>,
+    /// When to restart ICE, offer afresh or give up (`meetdesk_rtc::reconnect`).
+    reconnect: Reconnect,
 }
 
 struct App {
@@ -388,8 +382,7 @@ impl App {
             m.invite_at,
             m.restart_ice_at,
             m.media_retry_at,
-            conn.and_then(|c| c.restart_at),
-            conn.and_then(|c| c.connect_by),
+            conn.and_then(|c| c.reconnect.poll_timeout()).map(|(at, _)| at),
         ])
     }
 
@@ -569,7 +562,21 @@ impl App {
         cur.media_attempts += 1;
         let path = format!("/api/meets/{}/media", cur.id);
         let offered_at = Instant::now();
-        let peer = ClientPeer::new(&self.peer_config).await.context("creating the peer connection")?;
+        let peer = match ClientPeer::new(&self.peer_config).await {
+            Ok(peer) => peer,
+            Err(e) => {
+                // No connection can be made (e.g. relay only and TURN refused us): say so, and
+                // end a meet whose media never connected rather than leave the others waiting.
+                emit("media_failed", Some(&cur.id), json!({ "error": e.to_string() }));
+                if cur.first_connected.is_none() {
+                    let path = format!("/api/meets/{}/media-failed", cur.id);
+                    let body = json!({});
+                    let told = self.api.post::<p::MeetView>(&path, &body);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), told).await;
+                }
+                return Err(anyhow::Error::new(e).context("creating the peer connection"));
+            }
+        };
         let result = async {
             let answer: p::MediaAnswer =
                 self.api.post(&path, &json!({"sdp": peer.offer(), "restart": false})).await?;
@@ -590,10 +597,7 @@ impl App {
                     state,
                     offered_at,
                     connected: false,
-                    ever_connected: false,
-                    restarts: 0,
-                    restart_at: None,
-                    connect_by: Some(Instant::now() + CONNECT_TIMEOUT),
+                    reconnect: Reconnect::new(ReconnectPolicy::default(), Instant::now()),
                 });
                 Ok(())
             }
@@ -634,11 +638,9 @@ impl App {
         let now = Instant::now();
         match state {
             ConnectionState::Connected if !conn.connected => {
+                let pair = conn.peer.peer().selected_pair().await;
                 conn.connected = true;
-                conn.ever_connected = true;
-                conn.restarts = 0;
-                conn.restart_at = None;
-                conn.connect_by = None;
+                cur.media_attempts = 0;
                 emit(
                     "connected",
                     Some(&cur.id),
@@ -646,6 +648,10 @@ impl App {
                         "offer_to_connected_ms": conn.offered_at.elapsed().as_millis() as u64,
                         "since_accepted_ms": cur.since_accepted_ms(),
                         "ice_restarts": cur.ice_restarts,
+                        "candidate_pair": pair.map(|p| json!({
+                            "local": p.local_type, "local_address": p.local_address,
+                            "remote": p.remote_type, "remote_address": p.remote_address,
+                        })),
                     }),
                 );
                 if cur.first_connected.is_none() {
@@ -658,36 +664,64 @@ impl App {
             }
             ConnectionState::Disconnected | ConnectionState::Failed | ConnectionState::Closed => {
                 let was = std::mem::replace(&mut conn.connected, false);
-                if was || conn.restart_at.is_none() {
+                let first_failure =
+                    !conn.reconnect.ever_connected() && state != ConnectionState::Disconnected;
+                if was || (first_failure && conn.reconnect.attempts() == 0) {
                     emit("disconnected", Some(&cur.id), json!({"state": state.to_string()}));
                 }
-                let wait =
-                    if state == ConnectionState::Disconnected { DISCONNECTED_GRACE } else { Duration::ZERO };
-                let at = now + wait;
-                conn.restart_at = Some(conn.restart_at.map_or(at, |t| t.min(at)));
             }
             _ => {}
         }
-        Ok(())
+        let Some(conn) = self.meet.as_mut().and_then(|m| m.conn.as_mut()) else { return Ok(()) };
+        conn.reconnect.handle(now, reconnect::Input::State(state));
+        self.drive_reconnect().await
     }
 
-    /// ICE restart on the same connection; a fresh connection when the server has none.
-    async fn restart_ice(&mut self) -> anyhow::Result<()> {
+    /// Does what the reconnect policy asks for, until it asks for nothing more.
+    async fn drive_reconnect(&mut self) -> anyhow::Result<()> {
+        loop {
+            let Some(cur) = &mut self.meet else { return Ok(()) };
+            let Some(conn) = &mut cur.conn else { return Ok(()) };
+            let Some(action) = conn.reconnect.poll_action() else { return Ok(()) };
+            match action {
+                reconnect::Action::RestartIce { attempt } => self.restart_ice(attempt).await?,
+                reconnect::Action::Reoffer(why) => {
+                    // The server dropped this device's connection, or it never connected.
+                    let why = match why {
+                        reconnect::Reoffer::ServerLostConnection => "no_media_connection",
+                        reconnect::Reoffer::NeverConnected => "not_connected",
+                    };
+                    emit("media_reoffer", Some(&cur.id), json!({ "why": why }));
+                    if cur.media_attempts >= MAX_MEDIA_ATTEMPTS {
+                        if cur.first_connected.is_none() {
+                            let path = format!("/api/meets/{}/media-failed", cur.id);
+                            let _ = self.api.post::<p::MeetView>(&path, &json!({})).await;
+                        }
+                        bail!("media did not connect ({} offers in a row)", cur.media_attempts);
+                    }
+                    self.drop_connection().await?;
+                    return Box::pin(self.start_media()).await;
+                }
+                reconnect::Action::GiveUp { ever_connected } => {
+                    if !ever_connected {
+                        let path = format!("/api/meets/{}/media-failed", cur.id);
+                        let _ = self.api.post::<p::MeetView>(&path, &json!({})).await;
+                    }
+                    let restarts = cur.ice_restarts;
+                    bail!("the media connection did not come back ({restarts} ICE restarts)");
+                }
+            }
+        }
+    }
+
+    /// ICE restart on the same connection. A server that no longer has the connection is
+    /// reported to the reconnect policy (which then asks for a fresh offer); other failures
+    /// wait for the policy's next restart.
+    async fn restart_ice(&mut self, attempt: u32) -> anyhow::Result<()> {
         let Some(cur) = &mut self.meet else { return Ok(()) };
         let Some(conn) = &mut cur.conn else { return Ok(()) };
-        conn.restart_at = None;
-        conn.restarts += 1;
-        if conn.restarts > MAX_RESTARTS {
-            let never = !conn.ever_connected;
-            let id = cur.id.clone();
-            if never {
-                let _ =
-                    self.api.post::<p::MeetView>(&format!("/api/meets/{id}/media-failed"), &json!({})).await;
-            }
-            bail!("the media connection did not come back after {MAX_RESTARTS} ICE restarts");
-        }
         cur.ice_restarts += 1;
-        emit("ice_restart", Some(&cur.id), json!({"attempt": conn.restarts}));
+        emit("ice_restart", Some(&cur.id), json!({"attempt": attempt}));
         let peer = Arc::clone(&conn.peer);
         let path = format!("/api/meets/{}/media", cur.id);
         let result = async {
@@ -700,29 +734,15 @@ impl App {
         .await;
         let Some(conn) = self.meet.as_mut().and_then(|m| m.conn.as_mut()) else { return Ok(()) };
         match result {
-            Ok(()) => {
-                if conn.peer.state() == ConnectionState::Connected {
-                    // Restarted while still connected (no state change will follow).
-                    conn.restarts = 0;
-                    conn.connect_by = None;
-                } else {
-                    conn.connect_by = Some(Instant::now() + CONNECT_TIMEOUT);
-                }
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => match api_code(&e) {
                 Some("no_media_connection") => {
-                    // The server dropped this device's connection: offer afresh.
-                    if let Some(cur) = &self.meet {
-                        emit("media_reoffer", Some(&cur.id), json!({"why": "no_media_connection"}));
-                    }
-                    self.drop_connection().await?;
-                    Box::pin(self.start_media()).await
+                    conn.reconnect.handle(Instant::now(), reconnect::Input::ServerLostConnection);
+                    Ok(())
                 }
                 Some("ended" | "not_in_meet") => Box::pin(self.refresh()).await,
                 _ => {
                     tracing::warn!("ICE restart failed: {e:#}");
-                    conn.restart_at = Some(Instant::now() + Duration::from_secs(2));
                     Ok(())
                 }
             },
@@ -783,12 +803,16 @@ impl App {
         if due(&mut cur.media_retry_at) {
             return self.start_media().await;
         }
-        if due(&mut cur.restart_ice_at) && cur.conn.is_some() {
-            return self.restart_ice().await;
+        if due(&mut cur.restart_ice_at) {
+            if let Some(conn) = &mut cur.conn {
+                conn.reconnect.handle(now, reconnect::Input::RestartNow);
+            }
+            return self.drive_reconnect().await;
         }
         let Some(conn) = &mut cur.conn else { return Ok(()) };
-        if due(&mut conn.restart_at) || due(&mut conn.connect_by) {
-            return self.restart_ice().await;
+        if conn.reconnect.poll_timeout().is_some_and(|(at, _)| at <= now) {
+            conn.reconnect.handle_timeout(now);
+            return self.drive_reconnect().await;
         }
         Ok(())
     }

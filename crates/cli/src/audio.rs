@@ -35,6 +35,8 @@ pub struct AudioSetup {
     /// Echo cancellation, noise suppression and gain control on the microphone. Default: on
     /// for a real microphone, off for a WAV (a test tone would be "suppressed" as noise).
     pub processing: Option<bool>,
+    /// Print an `audio_clock` line when the WAV device starts (see [`run_fake`]).
+    pub audio_clock: bool,
 }
 
 /// The call's sound path as the media task uses it: the capture pipeline reading the
@@ -90,7 +92,7 @@ pub fn open(setup: &AudioSetup) -> anyhow::Result<(Audio, Devices)> {
         }
     };
     let fake = if fake_mic.is_some() || fake_spk.is_some() {
-        Some(FakeDevice::start(fake_mic, fake_spk, setup.record.is_some())?)
+        Some(FakeDevice::start(fake_mic, fake_spk, setup.record.is_some(), setup.audio_clock)?)
     } else {
         None
     };
@@ -133,12 +135,13 @@ impl FakeDevice {
         mic: Option<(RingWriter, Vec<f32>)>,
         speaker: Option<RingReader>,
         record: bool,
+        clock_line: bool,
     ) -> anyhow::Result<FakeDevice> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("wav-device".into())
-            .spawn(move || run_fake(&flag, mic, speaker, record))
+            .spawn(move || run_fake(&flag, mic, speaker, record, clock_line))
             .context("starting the WAV device thread")?;
         Ok(FakeDevice { stop, thread })
     }
@@ -150,13 +153,23 @@ impl FakeDevice {
     }
 }
 
+/// With `clock_line`, prints `audio_clock` with the wall-clock time of tick 0 (`tick0_unix_us`):
+/// the microphone's sample `n` (counted from the start of the looped file) enters the ring and
+/// the recording's sample `n` leaves the speaker ring at tick `n / 960`, i.e. `n / 48` ms later.
 fn run_fake(
     stop: &AtomicBool,
     mut mic: Option<(RingWriter, Vec<f32>)>,
     mut speaker: Option<RingReader>,
     record: bool,
+    clock_line: bool,
 ) -> Vec<f32> {
     let start = Instant::now();
+    if clock_line {
+        let unix_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        crate::out::emit("audio_clock", None, serde_json::json!({ "tick0_unix_us": unix_us }));
+    }
     let mut ticks: u32 = 0;
     let mut pos = 0usize;
     let mut frame = vec![0.0f32; FRAME_SAMPLES];

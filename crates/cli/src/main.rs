@@ -8,9 +8,10 @@
 //!     [--call-chat ID | --call-room ID | --call-customer ID | --join MEET_ID] [--media audio]
 //!     [--invite AGENT_ID [--invite-after 1s]] [COMMON]
 //! meetdesk-cli customer --server URL --link URL [--start-meet [--chat ID]] [--answer auto|never] [COMMON]
+//! meetdesk-cli tone FILE.wav --hz 440 [--hz 660] [--skip 1s]   (measures test tones; JSON)
 //! COMMON: [--play FILE.wav] [--record FILE.wav] [--hangup-after 4s] [--mute-after 1s]
 //!         [--exit-after-meet[=true|false]] [--media-ip IP] [--mic NAME] [--speaker NAME]
-//!         [--processing on|off]
+//!         [--processing on|off] [--ice-transport all|relay]
 //! ```
 
 mod api;
@@ -20,6 +21,7 @@ mod duration;
 mod events;
 mod media;
 mod out;
+mod tone;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -45,6 +47,8 @@ enum Command {
     Agent(AgentArgs),
     /// A customer's widget: from a resume link (`…/demo?resume=…`) or a meet link (`…/m/{meet}?t=…`).
     Customer(CustomerArgs),
+    /// Measure test tones in a WAV file (a `--record`ing): prints one JSON line.
+    Tone(tone::ToneArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,6 +68,14 @@ enum MediaKind {
 enum OnOff {
     On,
     Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IceTransport {
+    /// Host, server-reflexive and relay candidates.
+    All,
+    /// TURN relay candidates only.
+    Relay,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +171,15 @@ struct CommonArgs {
     /// microphone, off for --play).
     #[arg(long, value_enum, value_name = "on|off")]
     processing: Option<OnOff>,
+    /// ICE candidates to use: `relay` sends media only through the TURN server the meetdesk
+    /// server hands out (as a browser's `iceTransportPolicy: "relay"`).
+    #[arg(long, value_enum, default_value_t = IceTransport::All)]
+    ice_transport: IceTransport,
+    /// Diagnostics (benchmarks): print an `audio_clock` line with the wall-clock time of the
+    /// WAV device's first 20 ms tick, so that what --play fed and --record took can be put
+    /// on one clock across processes.
+    #[arg(long, hide = true)]
+    audio_clock: bool,
 }
 
 /// Logs on stderr: warnings, but not the WebRTC stack's chatter about packets that arrive
@@ -192,6 +213,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let (server, common, login, plan) = match cli.command {
+        Command::Tone(t) => return tone::run(&t),
         Command::Agent(a) => {
             let start = if let Some(chat_id) = a.call_chat {
                 app::Start::Call(meetdesk_protocol::MeetTarget::UserChat { chat_id })
@@ -236,6 +258,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         mic_name: common.mic,
         speaker_name: common.speaker,
         processing: common.processing.map(|p| p == OnOff::On),
+        audio_clock: common.audio_clock,
     };
-    app::run(&server, login, plan, &setup, common.media_ip).await
+    let relay_only = common.ice_transport == IceTransport::Relay;
+    app::run(&server, login, plan, &setup, common.media_ip, relay_only).await
 }

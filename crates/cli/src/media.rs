@@ -21,9 +21,14 @@ use crate::audio::Audio;
 use crate::out::now_ms;
 
 const TICK: Duration = Duration::from_millis(10);
-/// How much mixed audio the speaker ring holds ahead of the speaker: 60 ms, so that this task
-/// running late by up to ~40 ms (a busy machine) does not starve the speaker.
+/// How much mixed audio the speaker ring holds ahead of the speaker: 60 ms at first, so that
+/// this task running late by up to ~40 ms (a busy machine) does not starve the speaker …
 const SPEAKER_TARGET: usize = 3 * FRAME_SAMPLES;
+/// … one frame more each time the speaker found the ring empty while something played (this
+/// task was late by more than the margin: the machine is busier than that), up to 120 ms …
+const SPEAKER_TARGET_MAX: usize = 6 * FRAME_SAMPLES;
+/// … and one frame less after this long without running dry.
+const SPEAKER_SHRINK_AFTER: Duration = Duration::from_secs(10);
 
 /// What the media task reports.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +111,7 @@ async fn run(
     let ts_offset: u32 = rand::random();
     let mut mix = vec![0.0f32; FRAME_SAMPLES];
     let mut part = vec![0.0f32; FRAME_SAMPLES];
+    let mut margin = SpeakerMargin::new(audio.speaker.counters().missing(), Instant::now());
     let mut peer_open = true;
     loop {
         tokio::select! {
@@ -116,7 +122,9 @@ async fn run(
             },
             _ = tick.tick() => {
                 send_captured(&mut audio, &peer, ts_offset).await;
-                play(&mut audio, &mut slots, &mut mix, &mut part);
+                let playing = slots.iter().any(Option::is_some);
+                let target = margin.update(audio.speaker.counters().missing(), playing, Instant::now());
+                play(&mut audio, &mut slots, &mut mix, &mut part, target);
             }
             received = peer.recv(), if peer_open => match received {
                 Some(r) => receive(r, &mut slots, &notes),
@@ -127,16 +135,54 @@ async fn run(
             },
         }
     }
+    for (i, slot) in slots.iter().enumerate() {
+        if let Some(slot) = slot {
+            let (stats, errors) = (slot.playback.stats(), slot.playback.decode_errors());
+            tracing::debug!(slot = i, ?stats, decode_errors = errors, "playout");
+        }
+    }
+    tracing::debug!(target_samples = margin.target, "speaker margin");
     audio
+}
+
+/// The speaker ring's fill target, adapting to how late this task runs (see
+/// [`SPEAKER_TARGET`]). Pure: the ring's underrun count and the time are handed in.
+#[derive(Debug)]
+struct SpeakerMargin {
+    target: usize,
+    missing: u64,
+    since: Instant,
+}
+
+impl SpeakerMargin {
+    fn new(missing: u64, now: Instant) -> SpeakerMargin {
+        SpeakerMargin { target: SPEAKER_TARGET, missing, since: now }
+    }
+
+    /// The target for this tick, given the ring's underrun count so far.
+    fn update(&mut self, missing: u64, playing: bool, now: Instant) -> usize {
+        let ran_dry = missing > self.missing;
+        self.missing = missing;
+        if ran_dry && playing {
+            self.target = (self.target + FRAME_SAMPLES).min(SPEAKER_TARGET_MAX);
+            self.since = now;
+        } else if now.duration_since(self.since) >= SPEAKER_SHRINK_AFTER {
+            self.target = self.target.saturating_sub(FRAME_SAMPLES).max(SPEAKER_TARGET);
+            self.since = now;
+        }
+        self.target
+    }
 }
 
 /// Encodes and sends every whole 20 ms frame the microphone ring holds.
 async fn send_captured(audio: &mut Audio, peer: &ClientPeer, ts_offset: u32) {
     loop {
         match audio.capture.poll_frame() {
-            // Not connected (yet, or for now): the stack could not send it; the frame's time
-            // passes all the same.
-            Ok(Some(_)) if peer.state() != ConnectionState::Connected => {}
+            // Not connected (yet, or any more): the stack could not send it; the frame's time
+            // passes all the same. `disconnected` still sends: ICE merely missed its checks for
+            // a moment (a lossy path), and the packets may well get through.
+            Ok(Some(_))
+                if !matches!(peer.state(), ConnectionState::Connected | ConnectionState::Disconnected) => {}
             Ok(Some(frame)) => {
                 // DTX frames are sent too (1–2 bytes): the receiver then plays silence rather
                 // than concealing.
@@ -181,9 +227,9 @@ fn receive(r: Received, slots: &mut [Option<Slot>], notes: &mpsc::UnboundedSende
 
 /// Keeps the speaker ring at its target with the mix of every slot's playout; what the
 /// speaker plays is also the echo canceller's far-end reference.
-fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &mut [f32]) {
+fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &mut [f32], target: usize) {
     let now = Instant::now();
-    while audio.speaker.queued() < SPEAKER_TARGET && audio.speaker.free() >= FRAME_SAMPLES {
+    while audio.speaker.queued() < target && audio.speaker.free() >= FRAME_SAMPLES {
         mix.fill(0.0);
         for slot in slots.iter_mut().flatten() {
             slot.playback.pump(now);
@@ -199,5 +245,32 @@ fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &m
         if let Some(far) = &mut audio.far_end {
             far.push_slice(mix);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_speaker_margin_grows_when_the_ring_runs_dry_while_playing_and_shrinks_slowly() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut m = SpeakerMargin::new(5_000, t0);
+        // Before anything plays, an empty ring is normal.
+        assert_eq!(m.update(9_000, false, at(10)), SPEAKER_TARGET);
+        assert_eq!(m.update(9_000, true, at(20)), SPEAKER_TARGET);
+        assert_eq!(m.update(9_480, true, at(30)), SPEAKER_TARGET + FRAME_SAMPLES);
+        for i in 0..10 {
+            m.update(10_000 + i * 100, true, at(40 + i * 10));
+        }
+        assert_eq!(m.update(20_000, true, at(200)), SPEAKER_TARGET_MAX, "capped");
+        assert_eq!(m.update(20_000, true, at(10_150)), SPEAKER_TARGET_MAX);
+        assert_eq!(m.update(20_000, true, at(10_200)), SPEAKER_TARGET_MAX - FRAME_SAMPLES);
+        assert_eq!(m.update(20_000, true, at(20_200)), SPEAKER_TARGET_MAX - 2 * FRAME_SAMPLES);
+        for k in 3..10 {
+            m.update(20_000, true, at(10_200 + k * 10_000));
+        }
+        assert_eq!(m.target, SPEAKER_TARGET, "never below the start");
     }
 }

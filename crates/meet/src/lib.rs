@@ -6,6 +6,7 @@
 
 mod ids;
 mod machine;
+pub mod record;
 pub mod rule;
 mod time;
 

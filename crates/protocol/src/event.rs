@@ -1,13 +1,14 @@
 //! Events pushed over `/api/events`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::{ChannelSettings, ChatView, MediaSlot, MeetView, MessageView};
 
 /// One event. `seq` increases along the stream; reconnect with `?after=<last seq>` to resume
 /// without losing anything.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct Event {
     pub seq: i64,
     pub at: i64,
@@ -15,7 +16,7 @@ pub struct Event {
     pub body: EventBody,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RingStopReason {
     Accepted,
@@ -24,7 +25,7 @@ pub enum RingStopReason {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     /// Sent first on every connection.
@@ -62,6 +63,11 @@ pub enum EventBody {
         meet_id: String,
         device_id: String,
         slots: Vec<MediaSlot>,
+    },
+    /// This agent's call history changed (P8): changes up to `cursor` wait in
+    /// `GET /api/history/changes`. Sent to the owning agent's devices only.
+    HistoryChanged {
+        cursor: i64,
     },
     /// The cursor given on reconnect is older than what the server keeps: fetch state again.
     Resync,

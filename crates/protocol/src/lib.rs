@@ -5,18 +5,21 @@
 //! Times are milliseconds since the Unix epoch.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 mod event;
+mod history;
 pub use event::{Event, EventBody, RingStopReason};
+pub use history::*;
 
 /// Every error answer: an HTTP status plus this body.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct ErrorDetail {
     /// Stable, machine-readable, snake_case.
     pub code: String,
@@ -24,14 +27,14 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
     Agent,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct AgentView {
     pub id: String,
     pub email: String,
@@ -41,7 +44,7 @@ pub struct AgentView {
     pub seat: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub email: String,
@@ -51,7 +54,7 @@ pub struct SignInRequest {
     pub device_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct SessionResponse {
     /// Bearer token for `Authorization: Bearer …` and the event socket.
     pub token: String,
@@ -61,14 +64,14 @@ pub struct SessionResponse {
     pub agent: AgentView,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct Me {
     pub agent: AgentView,
     pub device_id: String,
     pub channel: ChannelView,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct ChannelView {
     pub id: String,
     pub name: String,
@@ -76,14 +79,14 @@ pub struct ChannelView {
 }
 
 /// P1: one switch for both, or audio and video separately. Admins only may change them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSettings {
     pub audio_enabled: bool,
     pub video_enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct CustomerView {
     pub id: String,
     pub name: String,
@@ -94,7 +97,7 @@ pub struct CustomerView {
     pub online: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatState {
     Open,
@@ -103,7 +106,7 @@ pub enum ChatState {
 }
 
 /// Where a user chat came from: the native widget or an external messenger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatSource {
     Native,
@@ -113,14 +116,14 @@ pub enum ChatSource {
     Kakao,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct AgentRef {
     pub id: String,
     pub name: String,
 }
 
 /// Whether the customer's Meet button shows (P2), and if not, why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct MeetButton {
     pub shown: bool,
     /// The refusal code when hidden (`meets_disabled`, `no_assignee`, `input_closed`,
@@ -129,7 +132,7 @@ pub struct MeetButton {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ChatView {
     pub id: String,
     pub customer: CustomerView,
@@ -145,7 +148,7 @@ pub struct ChatView {
     pub ongoing_meet: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChatRequest {
     #[serde(default)]
@@ -154,14 +157,14 @@ pub struct UpdateChatRequest {
     pub input_open: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// `null` unassigns the chat.
     pub agent_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorKind {
     Agent,
@@ -170,14 +173,14 @@ pub enum AuthorKind {
     System,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct Author {
     pub kind: AuthorKind,
     pub id: Option<String>,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct MessageView {
     pub id: String,
     /// Set for user-chat and internal-chat messages.
@@ -195,13 +198,13 @@ pub struct MessageView {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessageRequest {
     pub body: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     Public,
@@ -209,7 +212,7 @@ pub enum RoomKind {
     Dm,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct RoomView {
     pub id: String,
     pub kind: RoomKind,
@@ -218,7 +221,7 @@ pub struct RoomView {
     pub ongoing_meet: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Media {
     Audio,
@@ -226,7 +229,7 @@ pub enum Media {
 }
 
 /// What a new meet is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MeetTarget {
     /// Agent calls the customer of a user chat (P3), or the customer presses Meet (P2).
@@ -239,20 +242,20 @@ pub enum MeetTarget {
     Customer { customer_id: String },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct StartMeetRequest {
     pub target: MeetTarget,
     pub media: Media,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub agent_id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeKind {
     UserChat,
@@ -261,7 +264,7 @@ pub enum ScopeKind {
     TeamDm,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct MeetScopeView {
     pub kind: ScopeKind,
     pub chat_id: Option<String>,
@@ -270,7 +273,7 @@ pub struct MeetScopeView {
 
 /// A meet as its viewer may see it. Customers see a missed meet as `ended`, and only admins
 /// see `missed_reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MeetState {
     Ringing,
@@ -280,21 +283,21 @@ pub enum MeetState {
     Missed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
     Agent,
     Customer,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct PartyView {
     pub kind: PartyKind,
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct ParticipantView {
     pub party: PartyView,
     pub device_id: String,
@@ -302,7 +305,7 @@ pub struct ParticipantView {
     pub left_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RingStatus {
     Ringing,
@@ -312,7 +315,7 @@ pub enum RingStatus {
     Stopped,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct RingView {
     pub party: PartyView,
     pub status: RingStatus,
@@ -321,7 +324,7 @@ pub struct RingView {
     pub deadline: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct MeetView {
     pub id: String,
     pub scope: MeetScopeView,
@@ -344,7 +347,7 @@ pub struct MeetView {
 }
 
 /// An anonymous visitor opens the widget: a customer and a new chat are created.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct VisitorRequest {
     /// The channel's public widget key.
@@ -354,13 +357,13 @@ pub struct VisitorRequest {
 }
 
 /// Resume a customer's chat from a signed link (demo directory, follow-ups).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeRequest {
     pub token: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct CustomerSessionResponse {
     pub token: String,
     pub device_id: String,
@@ -372,7 +375,7 @@ pub struct CustomerSessionResponse {
 }
 
 /// Open the meet a signed follow-up link points at.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct OpenLinkRequest {
     pub token: String,
@@ -381,7 +384,7 @@ pub struct OpenLinkRequest {
 /// `POST /api/meets/{id}/media`: a participant device's WebRTC offer. Non-trickle: the SDP
 /// carries its ICE candidates. Layout: 1 audio m-line sending the microphone, then 7 `recvonly`
 /// audio m-lines (the receive slots, see `media_slots`), Opus.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct MediaOfferRequest {
     pub sdp: String,
@@ -393,13 +396,13 @@ pub struct MediaOfferRequest {
 }
 
 /// The server's answer, carrying its candidates.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct MediaAnswer {
     pub sdp: String,
 }
 
 /// Who is heard in one receive slot of a device's connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct MediaSlot {
     /// 0-based: slot `i` is the `(i + 2)`-th audio m-line of the device's offer.
     pub index: u32,
@@ -407,7 +410,7 @@ pub struct MediaSlot {
 }
 
 /// A STUN or TURN server for the client's peer connection (browser `RTCIceServer`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
 pub struct IceServerView {
     pub urls: Vec<String>,
     pub username: Option<String>,
@@ -415,14 +418,14 @@ pub struct IceServerView {
 }
 
 /// `GET /api/media/config`: what a client needs to build its peer connection.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct MediaConfigView {
     pub ice_servers: Vec<IceServerView>,
     /// Receive slots to offer (`recvonly` m-lines after the microphone's).
     pub receive_slots: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct Health {
     pub status: String,
     pub node_id: String,
@@ -430,13 +433,13 @@ pub struct Health {
 }
 
 /// `GET /api/demo`: only in `--demo` mode.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct DemoDirectory {
     pub agents: Vec<DemoAgent>,
     pub customers: Vec<DemoCustomer>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct DemoAgent {
     pub email: String,
     pub password: String,
@@ -444,7 +447,7 @@ pub struct DemoAgent {
     pub seat: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
 pub struct DemoCustomer {
     pub name: String,
     pub chat_id: String,

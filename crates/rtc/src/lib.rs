@@ -28,17 +28,25 @@
 //!   multicast route, and loopback candidates must be plain IPs anyway.
 //! - UDP bound to one IP ([`PeerConfig::bind_ip`]; a wildcard binds every non-loopback
 //!   interface), optional NAT 1:1 public IP (advertised *instead of* the private one), optional
-//!   STUN/TURN servers.
+//!   STUN/TURN servers, optionally relay candidates only ([`PeerConfig::relay_only`]);
+//!   optionally its port from a fixed range ([`PeerConfig::port_range`], the next free one).
+//! - ICE notices a broken path fast and keeps trying long: `disconnected` after
+//!   [`ICE_DISCONNECTED_TIMEOUT`] without a STUN message, consent checks every
+//!   [`ICE_KEEPALIVE_INTERVAL`], connectivity checks every [`ICE_CHECK_INTERVAL`] for
+//!   [`ICE_CHECK_ATTEMPTS`] tries per pair. When to restart ICE is [`reconnect`]'s business.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 mod client;
 mod peer;
+mod ports;
+pub mod reconnect;
 mod server;
 
 pub use client::{ClientPeer, Received};
 pub use peer::{opus_codec, opus_payload_type, slot_track, Peer, TrackStream};
+pub use ports::{PortRange, PortRangeError};
 pub use server::{OnPacket, ServerPeer};
 
 /// RTP packets as sent and received (`rtc::rtp`).
@@ -66,6 +74,23 @@ pub const SAMPLES_PER_20MS: u32 = OPUS_CLOCK_RATE / 50;
 /// milliseconds; STUN/TURN round trips are what this bounds.
 pub const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// ICE calls a connection `disconnected` after this long without a STUN message from the other
+/// side (webrtc's default: 5 s; media does not count). Consent checks go both ways every
+/// [`ICE_KEEPALIVE_INTERVAL`], so about eight are due in that time: losing all of them is a
+/// broken path, not a lossy one (1 s was too short at 10 % loss on a busy machine).
+pub const ICE_DISCONNECTED_TIMEOUT: Duration = Duration::from_secs(2);
+/// … and `failed` this long after that (webrtc's default).
+pub const ICE_FAILED_TIMEOUT: Duration = Duration::from_secs(25);
+/// Consent checks (STUN binding requests) on the selected pair this often (default: 2 s):
+/// what tells a link that came back when no media flows yet.
+pub const ICE_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// Connectivity checks on each candidate pair this often (webrtc's default) …
+pub const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// … this many times before the pair counts as failed (default: 7, i.e. 1.4 s). 5 s of
+/// checks outlast the longest wait between two ICE restarts ([`reconnect`]), so a link that
+/// returns during an outage always meets a restart that is still checking.
+pub const ICE_CHECK_ATTEMPTS: u16 = 25;
+
 /// A STUN or TURN server, as handed to browsers (`RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IceServer {
@@ -84,12 +109,26 @@ pub struct PeerConfig {
     /// behind a cloud provider's static NAT).
     pub public_ip: Option<IpAddr>,
     pub ice_servers: Vec<IceServer>,
+    /// ICE transport policy `relay` (a browser's `iceTransportPolicy: "relay"`): gather and
+    /// use only TURN relay candidates, never the bound address. Needs a `turn:` server in
+    /// `ice_servers`; an offer without a relay candidate fails with
+    /// [`RtcError::NoRelayCandidate`].
+    pub relay_only: bool,
+    /// Bind the UDP socket on a port of this range (the first free one, from a rotating
+    /// start) instead of an ephemeral port: a firewall then opens just the range.
+    pub port_range: Option<PortRange>,
 }
 
 impl PeerConfig {
     /// Loopback only, no NAT, no STUN/TURN: peers in one machine (tests).
     pub fn loopback() -> PeerConfig {
-        PeerConfig { bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST), public_ip: None, ice_servers: Vec::new() }
+        PeerConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            public_ip: None,
+            ice_servers: Vec::new(),
+            relay_only: false,
+            port_range: None,
+        }
     }
 }
 
@@ -112,6 +151,23 @@ pub enum RtcError {
     ConnectTimeout { timeout: Duration, last: ConnectionState },
     #[error("the peer connection failed or closed (state: {0})")]
     ConnectionLost(ConnectionState),
+    #[error(
+        "relay-only ICE gathered no relay candidate: the TURN server refused the allocation \
+         (wrong username or credential?) or did not answer"
+    )]
+    NoRelayCandidate,
+    #[error("no free UDP port in the media port range {0} on {1}")]
+    NoFreePort(PortRange, IpAddr),
+}
+
+/// The candidate pair ICE selected, as `getStats` names candidate types: `host`, `srflx`,
+/// `prflx` or `relay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedPair {
+    pub local_type: String,
+    pub local_address: String,
+    pub remote_type: String,
+    pub remote_address: String,
 }
 
 pub type Result<T> = std::result::Result<T, RtcError>;

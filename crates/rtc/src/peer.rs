@@ -2,6 +2,7 @@
 //! (gathering complete, connection state, remote tracks).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -16,13 +17,14 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
     PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    RTCIceTransportPolicy, RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::{
-    ConnectionState, PeerConfig, Result, RtcError, GATHER_TIMEOUT, OPUS_CHANNELS, OPUS_CLOCK_RATE, OPUS_FMTP,
-    OPUS_PAYLOAD_TYPE,
+    ConnectionState, PeerConfig, PortRange, Result, RtcError, SelectedPair, GATHER_TIMEOUT,
+    ICE_CHECK_ATTEMPTS, ICE_CHECK_INTERVAL, ICE_DISCONNECTED_TIMEOUT, ICE_FAILED_TIMEOUT,
+    ICE_KEEPALIVE_INTERVAL, OPUS_CHANNELS, OPUS_CLOCK_RATE, OPUS_FMTP, OPUS_PAYLOAD_TYPE,
 };
 
 /// Opus as meetdesk negotiates it.
@@ -132,6 +134,7 @@ pub struct Peer {
     events: Arc<Events>,
     state: watch::Receiver<RTCPeerConnectionState>,
     public_ip: Option<IpAddr>,
+    relay_only: bool,
 }
 
 impl std::fmt::Debug for Peer {
@@ -142,40 +145,18 @@ impl std::fmt::Debug for Peer {
 
 impl Peer {
     /// Builds a peer connection (Opus, default interceptors, mDNS off, UDP on
-    /// `config.bind_ip`), and the stream of remote tracks it will open.
+    /// `config.bind_ip`, on a port of `config.port_range` when set), and the stream of remote
+    /// tracks it will open. Fails with [`RtcError::NoFreePort`] when every port of the range
+    /// is taken.
     pub async fn new(config: &PeerConfig) -> Result<(Peer, TrackStream)> {
-        let mut media = MediaEngine::default();
-        media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media)?;
-
-        // NAT 1:1 is applied to the SDP we hand out (`advertise`): webrtc 0.21.1 stores
-        // `SettingEngineBuilder::with_nat_1to1_ips` but never reads it.
-        let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
-        let ice_servers = config
-            .ice_servers
-            .iter()
-            .map(|s| RTCIceServer {
-                urls: s.urls.clone(),
-                username: s.username.clone().unwrap_or_default(),
-                credential: s.credential.clone().unwrap_or_default(),
-            })
-            .collect();
-        let configuration = RTCConfigurationBuilder::new().with_ice_servers(ice_servers).build();
-
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let events = Arc::new(Events { gathered: StdMutex::new(None), state: state_tx, tracks: tracks_tx });
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(configuration)
-            .with_media_engine(media)
-            .with_setting_engine(settings.build())
-            .with_interceptor_registry(registry)
-            .with_handler(Arc::new(Handler(Arc::clone(&events))))
-            .with_udp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
-            .build()
-            .await?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        Ok((Peer { pc, events, state, public_ip: config.public_ip }, tracks))
+        let pc = match config.port_range {
+            None => build(config, &events, 0).await?,
+            Some(range) => build_in_range(config, &events, range).await?,
+        };
+        Ok((Peer { pc, events, state, public_ip: config.public_ip, relay_only: config.relay_only }, tracks))
     }
 
     /// The underlying connection (transceivers, senders, stats).
@@ -186,6 +167,8 @@ impl Peer {
     /// Applies a local description and waits until ICE gathering completes, so that the
     /// description returned carries every candidate (no trickle). This is the description to
     /// send to the other side: with a NAT 1:1 public IP, its host candidates name that IP.
+    /// Relay only, it fails with [`RtcError::NoRelayCandidate`] when TURN gave no candidate
+    /// (gathering completes all the same when the allocation is refused).
     pub async fn set_local_and_gather(&self, desc: RTCSessionDescription) -> Result<RTCSessionDescription> {
         let (tx, rx) = oneshot::channel();
         *self.events.gathered.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -194,6 +177,11 @@ impl Peer {
             return Err(RtcError::GatherTimeout(GATHER_TIMEOUT));
         }
         let mut desc = self.pc.local_description().await.ok_or(RtcError::NoLocalDescription)?;
+        if self.relay_only
+            && !desc.sdp.lines().any(|l| l.starts_with("a=candidate:") && l.contains(" typ relay"))
+        {
+            return Err(RtcError::NoRelayCandidate);
+        }
         if let Some(public) = self.public_ip {
             desc.sdp = advertise(&desc.sdp, public);
         }
@@ -211,6 +199,27 @@ impl Peer {
 
     pub fn state(&self) -> ConnectionState {
         *self.state.borrow()
+    }
+
+    /// The candidate pair ICE selected (`None` before it selected one). Every m-line shares
+    /// one transport (BUNDLE), so the first sender's or receiver's transport tells.
+    pub async fn selected_pair(&self) -> Option<SelectedPair> {
+        let transport = match self.pc.get_senders().await.first() {
+            Some(sender) => sender.transport().await.ok().flatten(),
+            None => None,
+        };
+        let transport = match transport {
+            Some(t) => t,
+            None => self.pc.get_receivers().await.first()?.transport().await.ok().flatten()?,
+        };
+        let pair = transport.ice_transport().get_selected_candidate_pair().await.ok().flatten()?;
+        let (local, remote) = (pair.local(), pair.remote());
+        Some(SelectedPair {
+            local_type: local.typ.to_string(),
+            local_address: format!("{}:{}", local.address, local.port),
+            remote_type: remote.typ.to_string(),
+            remote_address: format!("{}:{}", remote.address, remote.port),
+        })
     }
 
     /// Follows the connection state.
@@ -247,6 +256,83 @@ impl Peer {
         self.pc.close().await?;
         Ok(())
     }
+}
+
+/// Builds the connection with meetdesk's settings, its UDP socket on `config.bind_ip:port` (0:
+/// an ephemeral port).
+async fn build(config: &PeerConfig, events: &Arc<Events>, port: u16) -> Result<Arc<dyn PeerConnection>> {
+    let mut media = MediaEngine::default();
+    media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+
+    // NAT 1:1 is applied to the SDP we hand out (`advertise`): webrtc 0.21.1 stores
+    // `SettingEngineBuilder::with_nat_1to1_ips` but never reads it.
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_ice_timeouts(
+            Some(ICE_DISCONNECTED_TIMEOUT),
+            Some(ICE_FAILED_TIMEOUT),
+            Some(ICE_KEEPALIVE_INTERVAL),
+        )
+        .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_CHECK_ATTEMPTS));
+    let ice_servers = config
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let policy = if config.relay_only { RTCIceTransportPolicy::Relay } else { RTCIceTransportPolicy::All };
+    let configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(policy)
+        .build();
+
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(configuration)
+        .with_media_engine(media)
+        .with_setting_engine(settings.build())
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler(Arc::clone(events))))
+        .with_udp_addrs(vec![SocketAddr::new(config.bind_ip, port)])
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// Where the next search of a port range starts (an offset into the range), so that
+/// consecutive connections do not probe the same taken ports first.
+static NEXT_PORT: AtomicUsize = AtomicUsize::new(0);
+
+/// Builds the connection on the first free port of `range`. A port is probed with a plain bind
+/// first (cheap, and the stack would log an error for each taken one); one taken between the
+/// probe and the stack's own bind fails the build, and the next port is tried.
+async fn build_in_range(
+    config: &PeerConfig,
+    events: &Arc<Events>,
+    range: PortRange,
+) -> Result<Arc<dyn PeerConnection>> {
+    let mut races = 0;
+    for port in range.rotated(NEXT_PORT.load(Ordering::Relaxed)) {
+        if std::net::UdpSocket::bind(SocketAddr::new(config.bind_ip, port)).is_err() {
+            continue;
+        }
+        match build(config, events, port).await {
+            Ok(pc) => {
+                NEXT_PORT.store(usize::from(port - range.start()) + 1, Ordering::Relaxed);
+                return Ok(pc);
+            }
+            // Three races in a row are no race: the build itself fails.
+            Err(e) if races >= 2 => return Err(e),
+            Err(e) => {
+                races += 1;
+                tracing::debug!(port, error = %e, "media port taken meanwhile; trying the next");
+            }
+        }
+    }
+    Err(RtcError::NoFreePort(range, config.bind_ip))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 mod feed;
+pub mod history;
 pub mod hub;
 pub mod links;
 pub mod media;
@@ -49,10 +50,16 @@ pub struct Config {
     pub media_ip: Option<IpAddr>,
     /// NAT 1:1: the public IP advertised for media instead of `media_ip`.
     pub media_public_ip: Option<IpAddr>,
+    /// Bind media sockets on ports of this range only (one port per connection; a firewall
+    /// opens the range). Default: ephemeral ports.
+    pub media_ports: Option<meetdesk_rtc::PortRange>,
     /// TURN (or STUN) server URLs handed to clients, comma-separated.
     pub turn_url: Option<String>,
     pub turn_username: Option<String>,
     pub turn_credential: Option<String>,
+    /// The built customer widget served at `/widget/*` (default: the repository's
+    /// `widget/dist`, as resolved when the server was compiled).
+    pub widget_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -67,9 +74,11 @@ impl Config {
             time_offset_ms: 0,
             media_ip: None,
             media_public_ip: None,
+            media_ports: None,
             turn_url: None,
             turn_username: None,
             turn_credential: None,
+            widget_dir: default_widget_dir(),
         }
     }
 
@@ -88,10 +97,18 @@ impl Config {
                 bind_ip: self.media_ip.unwrap_or(self.listen.ip()),
                 public_ip: self.media_public_ip,
                 ice_servers: Vec::new(),
+                relay_only: false,
+                port_range: self.media_ports,
             },
             client_ice_servers,
         }
     }
+}
+
+/// The repository's `widget/dist`, resolved at compile time (a development build run from its
+/// checkout serves the widget built there; installed servers pass `--widget-dir`).
+pub fn default_widget_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../widget/dist")
 }
 
 /// A running server.
@@ -135,13 +152,19 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         demo: config.demo,
         deadlines_changed: Notify::new(),
         outbox_changed: Notify::new(),
+        history_sweep: Notify::new(),
         media: media::MediaRouter::new(config.media_settings()),
+        widget_dir: config.widget_dir.clone(),
     });
+    if !routes::assets::is_built(&config.widget_dir) {
+        tracing::warn!(dir = %config.widget_dir.display(), "the customer widget is not built there: /widget/* answers 404 widget_not_built");
+    }
     let mut tasks = vec![
         tokio::spawn(std::sync::Arc::clone(&state.hub).run_dispatcher(store.clone())),
         tokio::spawn(tasks::deadlines(state.clone())),
         tokio::spawn(tasks::presence_heartbeat(state.clone())),
         tokio::spawn(tasks::prune_events(state.clone())),
+        tokio::spawn(tasks::record_retention(state.clone())),
         tokio::spawn(tasks::listen(state.clone())),
         tokio::spawn(media::reconcile(state.clone())),
     ];
@@ -205,12 +228,14 @@ mod tests {
         assert!(m.client_ice_servers.is_empty() && m.peer.ice_servers.is_empty());
         c.media_ip = Some("10.0.0.5".parse().unwrap());
         c.media_public_ip = Some("203.0.113.7".parse().unwrap());
+        c.media_ports = Some("40000-40999".parse().unwrap());
         c.turn_url = Some("turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349".into());
         c.turn_username = Some("u".into());
         c.turn_credential = Some("p".into());
         let m = c.media_settings();
         assert_eq!(m.peer.bind_ip, "10.0.0.5".parse::<IpAddr>().unwrap());
         assert_eq!(m.peer.public_ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(m.peer.port_range, Some(meetdesk_rtc::PortRange::new(40000, 40999).unwrap()));
         assert_eq!(
             m.client_ice_servers,
             vec![meetdesk_rtc::IceServer {

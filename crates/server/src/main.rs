@@ -36,6 +36,10 @@ struct Args {
     /// Public IP to advertise for media when the server sits behind a 1:1 NAT (cloud VM).
     #[arg(long, env = "MEETDESK_MEDIA_PUBLIC_IP")]
     media_public_ip: Option<IpAddr>,
+    /// UDP ports for media, START-END (e.g. 40000-40999): each connection binds the next free
+    /// one, so a firewall opens just this range (default: ephemeral ports).
+    #[arg(long, env = "MEETDESK_MEDIA_PORTS", value_name = "START-END")]
+    media_ports: Option<meetdesk_rtc::PortRange>,
     /// TURN (or STUN) server URL(s) for clients, comma-separated, e.g.
     /// `turn:turn.example.com:3478?transport=udp`.
     #[arg(long, env = "MEETDESK_TURN_URL")]
@@ -46,6 +50,9 @@ struct Args {
     /// Credential (password) for the TURN server.
     #[arg(long, env = "MEETDESK_TURN_CREDENTIAL", hide_env_values = true)]
     turn_credential: Option<String>,
+    /// The built customer widget to serve at /widget/ (default: the source tree's widget/dist).
+    #[arg(long, env = "MEETDESK_WIDGET_DIR", value_name = "DIR")]
+    widget_dir: Option<std::path::PathBuf>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MEETDESK_LOG_JSON")]
     log_json: bool,
@@ -83,9 +90,13 @@ async fn main() -> anyhow::Result<()> {
     config.smtp_from = args.smtp_from;
     config.media_ip = args.media_ip;
     config.media_public_ip = args.media_public_ip;
+    config.media_ports = args.media_ports;
     config.turn_url = args.turn_url;
     config.turn_username = args.turn_username;
     config.turn_credential = args.turn_credential;
+    if let Some(dir) = args.widget_dir {
+        config.widget_dir = dir;
+    }
     // Test-only: lets an end-to-end test restart a node "later" without waiting.
     config.time_offset_ms =
         std::env::var("MEETDESK_TEST_TIME_OFFSET_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);

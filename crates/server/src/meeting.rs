@@ -442,6 +442,13 @@ async fn perform(
     }
     let audience = meet_audience(db, stored).await?;
     publish(db, &state.store, channel, &audience, &EventBody::MeetUpdated { meet: view }, now).await?;
+    // Call records (P8): a callback marks missed meets handled; an ended meet leaves records.
+    if started {
+        crate::history::meet_started(db, state, stored).await?;
+    }
+    if ended {
+        crate::history::meet_ended(db, state, stored).await?;
+    }
     if started || ended {
         if let Scope::UserChat(chat) = &meet.scope {
             if let Some(chat) = chats::chat_by_id(db, &chat.0).await? {

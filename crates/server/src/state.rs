@@ -27,8 +27,12 @@ pub struct Inner {
     pub deadlines_changed: Notify,
     /// Wakes the follow-up notifier when the outbox got an item.
     pub outbox_changed: Notify,
+    /// Wakes the call-record retention sweeper (tests, after moving the clock).
+    pub history_sweep: Notify,
     /// The meets' audio routed through this node (SFU).
     pub media: crate::media::MediaRouter,
+    /// The built customer widget, served at `/widget/*`.
+    pub widget_dir: std::path::PathBuf,
 }
 
 impl std::ops::Deref for AppState {

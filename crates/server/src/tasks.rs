@@ -88,3 +88,25 @@ pub async fn listen(state: AppState) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// Longest the call-record retention sweeper sleeps between looks.
+const RETENTION_SWEEP_MS: u64 = 60_000;
+
+/// Call records older than 6 months are deleted (P8), and old tombstones forgotten: in small
+/// batches, each its own short transaction, yielding between them so the server keeps
+/// answering. Uses the server clock; woken early by `history_sweep` (tests move the clock).
+pub async fn record_retention(state: AppState) {
+    loop {
+        match crate::history::sweep(&state, state.clock.now_ms()).await {
+            Ok(true) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = ?e, "call-record retention sweep failed; retrying later"),
+        }
+        let _ =
+            tokio::time::timeout(Duration::from_millis(RETENTION_SWEEP_MS), state.history_sweep.notified())
+                .await;
+    }
+}

@@ -114,6 +114,11 @@ fn chat_updated(chat_id: &'static str) -> impl Fn(&EventBody) -> bool {
     move |b| matches!(b, EventBody::ChatUpdated { chat } if chat.id == chat_id)
 }
 
+/// P8: a meet that ends leaves call records; each owner's devices (only theirs) hear of it.
+fn history_changed(b: &EventBody) -> bool {
+    matches!(b, EventBody::HistoryChanged { .. })
+}
+
 fn settings_updated(b: &EventBody) -> bool {
     matches!(b, EventBody::SettingsUpdated { .. })
 }
@@ -501,6 +506,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "Carol declines too: the internal meet is missed",
         vec![
+            Expect::new("their call records", &[Alice, Bob, Carol], history_changed),
             Expect::new("Carol's ring stops", &[Carol], ring_stopped(&i, RingStopReason::Declined)),
             Expect::new("the internal indicator", &AGENTS, message_about(&i)).seen_as(|who, b| {
                 indicator(who, b);
@@ -535,6 +541,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "Bob declines: missed; the reason for the admin, `ended` for the customer",
         vec![
+            Expect::new("their call records", &[Bob], history_changed),
             Expect::new("Bob's ring stops", &[Bob], ring_stopped(&m1, RingStopReason::Declined)),
             Expect::new("the indicator", &CHAT_A, message_about(&m1)).seen_as(indicator),
             Expect::new("the meet", &CHAT_A, meet_updated(&m1))
@@ -561,6 +568,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "Bob calls customer A: only her widget rings",
         vec![
+            Expect::new("his missed record of her is now handled", &[Bob], history_changed),
             Expect::new("the ring", &[CusA], ring(&m2)),
             Expect::new("the meet", &CHAT_A, meet_updated(&m2)).seen_as(move |who, b| {
                 meet_is(MeetState::Ringing, None)(who, b);
@@ -592,6 +600,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "customer A hangs up: ended",
         vec![
+            Expect::new("their call records", &[Bob], history_changed),
             Expect::new("the meet", &CHAT_A, meet_updated(&m2)).seen_as(meet_is(MeetState::Ended, None)),
             Expect::new("chat A", &CHAT_A, chat_updated("chat_mina")).seen_as(ongoing(None)),
         ],
@@ -615,6 +624,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "Bob declines the DM meet: missed",
         vec![
+            Expect::new("their call records", &[Alice, Bob], history_changed),
             Expect::new("Bob's ring stops", &[Bob], ring_stopped(&dm, RingStopReason::Declined)),
             Expect::new("the DM indicator", &[Alice, Bob], message_about(&dm)).seen_as(indicator),
             Expect::new("the meet", &[Alice, Bob], meet_updated(&dm))
@@ -639,6 +649,7 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.verify(
         "Carol hangs up before anyone answers: missed, cancelled by caller",
         vec![
+            Expect::new("their call records", &[Alice, Carol], history_changed),
             Expect::new("Alice's ring stops", &[Alice], ring_stopped(&g, RingStopReason::Cancelled)),
             Expect::new("the room indicator", &[Alice, Carol], message_about(&g)).seen_as(indicator),
             Expect::new("the meet", &[Alice, Carol], meet_updated(&g))
@@ -715,8 +726,11 @@ on_both_databases!(every_event_reaches_exactly_its_audience_with_its_redactions,
     d.act(Bob, &dm, "hangup").await;
     d.verify(
         "Bob leaves: the DM meet ends, for Carol too",
-        vec![Expect::new("the meet", &[Alice, Bob, Carol], meet_updated(&dm))
-            .seen_as(meet_is(MeetState::Ended, None))],
+        vec![
+            Expect::new("their call records", &[Alice, Bob, Carol], history_changed),
+            Expect::new("the meet", &[Alice, Bob, Carol], meet_updated(&dm))
+                .seen_as(meet_is(MeetState::Ended, None)),
+        ],
     )
     .await;
 

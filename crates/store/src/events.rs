@@ -29,7 +29,7 @@ fn event(r: &AnyRow) -> Result<StoredEvent> {
     })
 }
 
-const EVENT_LOCK: i64 = 0x6d65_6574; // "meet"
+pub(crate) const EVENT_LOCK: i64 = 0x6d65_6574; // "meet"
 
 pub async fn insert(
     db: &mut Db,

@@ -20,8 +20,10 @@ pub mod events;
 pub mod meets;
 pub mod outbox;
 pub mod presence;
+pub mod records;
 pub mod rooms;
 mod row;
+pub mod suggest;
 
 pub use sqlx::Transaction;
 

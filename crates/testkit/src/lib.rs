@@ -6,6 +6,11 @@
 //!   stops the server (fast shutdown) and deletes the directory. Several servers may run at
 //!   once, in one process and across processes (cargo-nextest runs each test in its own).
 //! * [`free_port`] finds a TCP port on 127.0.0.1 that nothing listens on.
+//! * [`pulse::PulseAudio`]: a private PulseAudio server with a virtual microphone and speaker
+//!   (null sinks) for real-device audio tests; [`turn::TurnServer`]: a private coturn on
+//!   127.0.0.1 with one static user. Both stop when dropped.
+//! * [`relay::Relay`]: a lossy UDP relay in front of a server's media port range (random loss,
+//!   jitter, link cuts) for impairment tests and benches (async, on tokio).
 //!
 //! The API is synchronous on purpose: it works from plain `#[test]`s and from
 //! `#[tokio::test]`s alike (it blocks the calling thread for the second or two that `initdb`
@@ -45,6 +50,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+mod child;
+pub mod pulse;
+pub mod relay;
+pub mod turn;
 
 /// Prefix of the temporary directories (also how stale ones are recognised).
 const DIR_PREFIX: &str = "meetdesk-pg-";

@@ -37,10 +37,16 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`TestServer::start`] with changes to its configuration (e.g. a TURN server).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let database = format!("sqlite://{}?mode=rwc", dir.path().join("meetdesk.db").display());
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), database);
         config.demo = true;
+        configure(&mut config);
         let server = meetdesk_server::start(config).await.unwrap();
         let base = server.url();
         TestServer { server: Some(server), base, dir }

@@ -103,7 +103,8 @@ pub async fn write_loop(peer: Arc<ServerPeer>, mut rx: mpsc::Receiver<Forward>) 
         (0..MAX_REMOTE).map(|_| SlotSequencer::new(rand::random(), rand::random())).collect();
     let state = peer.peer().watch_state();
     while let Some(f) = rx.recv().await {
-        if *state.borrow() != ConnectionState::Connected {
+        // `disconnected` still sends: ICE missed its checks for a moment, packets may get through.
+        if !matches!(*state.borrow(), ConnectionState::Connected | ConnectionState::Disconnected) {
             continue;
         }
         let Some(seq) = slots.get_mut(f.slot) else { continue };

@@ -13,9 +13,11 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 mod accounts;
+pub mod assets;
 mod chats;
 mod demo;
 mod events;
+mod history;
 mod media;
 mod meets;
 mod rooms;
@@ -53,6 +55,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(media::routes())
         .merge(widget::routes())
         .merge(events::routes())
+        .merge(history::routes())
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -72,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     if state.demo {
         app = app.merge(demo::routes());
     }
+    app = app.merge(assets::routes(&state.widget_dir));
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
