@@ -5,7 +5,7 @@
 # times: it installs only what is missing (Debian packages through apt-get, schemathesis into
 # a venv under ~/.cache/meetdesk/venv, the widget's and the browser tests' npm packages with
 # `npm ci` when their package-lock.json changed), then runs, in order:
-#   setup → fmt → clippy → test (nextest + doctests, or cargo test) → browser → schemathesis
+#   setup → fmt → clippy → test (nextest + doctests, or cargo test) → browser → desktop → schemathesis
 # and stops at the first stage that fails. Logs go to test-output/ (git-ignored).
 #
 #   ./scripts/test.sh                    # every stage
@@ -30,7 +30,7 @@ OUT=$ROOT/test-output
 mkdir -p "$OUT" "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
-ALL_STAGES=(fmt clippy test browser schemathesis)
+ALL_STAGES=(fmt clippy test browser desktop schemathesis)
 WANTED=("$@")
 for s in "${WANTED[@]}"; do
   [[ " ${ALL_STAGES[*]} " == *" $s "* ]] || { echo "unknown stage \"$s\"; stages: ${ALL_STAGES[*]}" >&2; exit 2; }
@@ -127,10 +127,15 @@ missing=()
 # real-device audio test (null sink + virtual source; ALSA default routed to PulseAudio).
 # coturn: the TURN tests (each starts its own turnserver on 127.0.0.1).
 # curl: the schemathesis stage. chromium: the browser stage (Playwright drives Debian's).
+# The desktop app (Tauri 2: WebKitGTK, GTK, tray, SVG icons) to build it in every stage; to drive
+# it in the desktop stage: Xvfb, WebKitWebDriver, a D-Bus session, gnome-keyring + secret-tool,
+# ImageMagick (`import`: screenshots of the virtual display).
 if [[ -z ${MEETDESK_PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
-for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium; do
+for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium \
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
+  xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools imagemagick; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 command -v cc >/dev/null || missing+=(build-essential)
@@ -229,6 +234,29 @@ if wanted browser; then
   mkdir -p "$OUT/browser"
   # Playwright's own report: one line per test, then "N passed".
   (cd tests/browser && npm run --silent typecheck && npx playwright test) 2>&1 | tee "$OUT/browser.log"
+fi
+
+# ---------------------------------------------------------------------------------------------
+if wanted desktop; then
+  stage desktop
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    { echo "node and npm are needed for the desktop stage (Node 20.19 or newer)" >&2; exit 1; }
+  npm_ci "$ROOT/ui"
+  (cd ui && npm run build) 2>&1 | tee "$OUT/ui-build.log"
+  # tauri-driver (WebDriver for Tauri apps, in front of Debian's WebKitWebDriver): built once into
+  # ~/.cache/meetdesk (2.x: crates.io's "latest" is a 3.0 alpha).
+  TAURI_DRIVER=$HOME/.cache/meetdesk/tauri-driver/bin/tauri-driver
+  if [[ ! -x $TAURI_DRIVER ]]; then
+    [[ ${MEETDESK_SKIP_INSTALL:-} != 1 ]] || { echo "tauri-driver missing at $TAURI_DRIVER" >&2; exit 1; }
+    echo "installing tauri-driver 2 into ~/.cache/meetdesk/tauri-driver"
+    cargo install tauri-driver --version '^2' --locked --root "$HOME/.cache/meetdesk/tauri-driver" \
+      >"$OUT/tauri-driver-install.log" 2>&1 || { tail -n 30 "$OUT/tauri-driver-install.log" >&2; exit 1; }
+  fi
+  cargo build -p meetdesk-server -p meetdesk-desktop --bins 2>&1 | tee "$OUT/desktop-build.log"
+  mkdir -p "$OUT/desktop"
+  MEETDESK_SERVER_BIN=$CARGO_TARGET_DIR/debug/meetdesk-server \
+    MEETDESK_DESKTOP_BIN=$CARGO_TARGET_DIR/debug/meetdesk-desktop TAURI_DRIVER=$TAURI_DRIVER \
+    tests/desktop/run.sh 2>&1 | tee "$OUT/desktop.log"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
-//! The media task of one peer connection: every 10 ms it encodes what the microphone ring
+//! The media task of one peer connection: every 5 ms it encodes what the microphone ring
 //! holds and sends it (one Opus frame per 20 ms), and keeps the speaker ring fed with the mix
 //! of every receive slot's playout (jitter buffer + Opus decoder per slot); in between it
 //! files each received RTP packet into its slot's playout.
+//!
+//! Latency, per direction on a quiet machine: a captured frame waits up to one tick (5 ms)
+//! to be encoded; the receiver's jitter buffer holds it for its target (20 ms when the
+//! network is calm) plus the phase between packet arrival and the speaker's 20 ms pulls
+//! (0–20 ms); then it waits behind the speaker margin (one frame when this task keeps up).
 //!
 //! Runs as its own task so that signalling (HTTP, ICE restarts) never stalls the sound. The
 //! [`Audio`] it works on is handed back by [`MediaTask::stop`], for the next connection.
@@ -20,10 +25,14 @@ use tokio::task::JoinHandle;
 use crate::audio::Audio;
 use crate::out::now_ms;
 
-const TICK: Duration = Duration::from_millis(10);
-/// How much mixed audio the speaker ring holds ahead of the speaker: 60 ms at first, so that
-/// this task running late by up to ~40 ms (a busy machine) does not starve the speaker …
-const SPEAKER_TARGET: usize = 3 * FRAME_SAMPLES;
+/// How often the task looks at the microphone ring and the speaker ring: a quarter frame, so
+/// a captured frame waits 2.5 ms on average to be sent and the speaker ring is topped up
+/// within 5 ms of the speaker taking a frame.
+const TICK: Duration = Duration::from_millis(5);
+/// How much mixed audio the speaker ring holds ahead of the speaker: one frame (20 ms) at
+/// first, which the speaker drains just before this task tops it up again; a task running
+/// late by up to ~15 ms does not starve it …
+const SPEAKER_TARGET: usize = FRAME_SAMPLES;
 /// … one frame more each time the speaker found the ring empty while something played (this
 /// task was late by more than the margin: the machine is busier than that), up to 120 ms …
 const SPEAKER_TARGET_MAX: usize = 6 * FRAME_SAMPLES;

@@ -20,7 +20,6 @@ use std::time::Duration;
 use common::*;
 use meetdesk_media::{tone, SAMPLE_RATE};
 use meetdesk_rtc::PortRange;
-use meetdesk_server::Config;
 use meetdesk_testkit::relay::{Impairment, Relay};
 use serde_json::Value;
 
@@ -39,62 +38,17 @@ const SILENCE_DBFS: f32 = -50.0;
 
 /// A real server on 127.0.0.1 (HTTP) whose media is reached only through `relay`.
 async fn server_behind(relay: &Relay) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}?mode=rwc", dir.path().join("meetdesk.db").display());
-    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), database);
-    config.demo = true;
-    config.media_ip = Some(SERVER_MEDIA_IP);
-    config.media_public_ip = Some(relay.listen_ip());
-    let (first, last) = relay.ports();
-    config.media_ports = Some(PortRange::new(first, last).unwrap());
-    let server = meetdesk_server::start(config).await.unwrap();
-    let base = server.url();
-    TestServer { server: Some(server), base, dir }
+    let (public_ip, (first, last)) = (relay.listen_ip(), relay.ports());
+    TestServer::start_with(|config| {
+        config.media_ip = Some(SERVER_MEDIA_IP);
+        config.media_public_ip = Some(public_ip);
+        config.media_ports = Some(PortRange::new(first, last).unwrap());
+    })
+    .await
 }
 
 async fn relay(seed: u64) -> Relay {
     Relay::start_on_free_ports(RELAY_IP, SERVER_MEDIA_IP, PORTS, seed).await.unwrap()
-}
-
-/// bob (agent, answers, plays 660 Hz) and mina (customer, presses Meet, plays 440 Hz, hangs
-/// up `hangup_after` after connecting), both recording, both printing `audio_clock`.
-async fn bob_and_mina(t: &TestServer, hangup_after: &str) -> (Cli, Cli) {
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let mut args = agent_args(t, "bob");
-    args.extend(
-        [
-            "--answer",
-            "auto",
-            "--play",
-            path_str(&a660),
-            "--record",
-            path_str(&t.path("bob.wav")),
-            "--audio-clock",
-        ]
-        .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-            "--hangup-after",
-            hangup_after,
-            "--audio-clock",
-        ],
-    );
-    (bob, mina)
 }
 
 /// Asserts that the connection's selected pair goes through the relay.
@@ -116,7 +70,8 @@ async fn ten_percent_loss_and_40_ms_jitter_both_ways_leave_no_gap_over_60_ms() {
     let _one = exclusive().await;
     let relay = relay(10).await;
     let t = server_behind(&relay).await;
-    let (mut bob, mut mina) = bob_and_mina(&t, "10s").await;
+    let (mut bob, mut mina) =
+        t.bob_answers_mina(&["--audio-clock"], &["--hangup-after", "10s", "--audio-clock"]).await;
     for c in [&mut bob, &mut mina] {
         c.event("connected").await;
     }
@@ -165,7 +120,8 @@ async fn after_a_5_s_link_drop_both_hear_each_other_within_2_s_of_the_link_retur
     let _one = exclusive().await;
     let relay = relay(5).await;
     let t = server_behind(&relay).await;
-    let (mut bob, mut mina) = bob_and_mina(&t, "14s").await;
+    let (mut bob, mut mina) =
+        t.bob_answers_mina(&["--audio-clock"], &["--hangup-after", "14s", "--audio-clock"]).await;
     for c in [&mut bob, &mut mina] {
         c.event("first_audio").await;
     }

@@ -15,64 +15,11 @@ fn ms(v: &Value, field: &str) -> i64 {
     v[field].as_i64().unwrap_or(-1)
 }
 
-/// Asserts `rec` holds every tone of `hear` for at least `min` and none of `absent`.
-fn assert_hears(who: &str, rec: &[f32], hear: &[f32], absent: &[f32], min: Duration) {
-    let all: Vec<f32> = hear.iter().chain(absent).copied().collect();
-    let summary = describe(rec, &all);
-    eprintln!("{who}'s recording: {summary}");
-    for &f in hear {
-        assert!(heard_for(rec, f) >= min, "{who} should hear {f} Hz for {min:?}: {summary}");
-    }
-    for &f in absent {
-        let levels = tone_levels(rec, f);
-        let (at, _) =
-            levels.iter().enumerate().fold((0, f32::MIN), |b, (i, &db)| if db > b.1 { (i, db) } else { b });
-        let around: Vec<String> = (at.saturating_sub(3)..(at + 4).min(levels.len()))
-            .map(|i| {
-                let all: Vec<String> =
-                    all.iter().map(|&g| format!("{g}:{:.1}", tone_levels(rec, g)[i])).collect();
-                format!("{:.1}s {}", i as f32 / 10.0, all.join(" "))
-            })
-            .collect();
-        assert!(
-            loudest(rec, f) < ABSENT_DB,
-            "{who} should not hear {f} Hz: {summary}\naround its loudest window:\n{}",
-            around.join("\n")
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_presses_meet_agent_answers_both_hear_each_other_and_a_hang_up_ends_it() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let (bob_rec, mina_rec) = (t.path("bob.wav"), t.path("mina.wav"));
-
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        ["--answer", "auto", "--play", path_str(&a660), "--record", path_str(&bob_rec)].map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&mina_rec),
-            "--hangup-after",
-            "4s",
-        ],
-    );
+    let (mut bob, mut mina) = t.bob_answers_mina(&[], &["--hangup-after", "4s"]).await;
     mina.exit_ok().await;
     bob.exit_ok().await;
 
@@ -117,18 +64,8 @@ async fn three_agents_in_a_team_room_meet_each_hear_both_others() {
     let tones = [("carol", 660.0), ("alice", 1000.0), ("bob", 440.0)];
     let mut clis: Vec<Cli> = Vec::new();
     for (name, freq) in tones {
-        let wav = t.tone_wav(freq);
-        let rec = t.path(&format!("{name}.wav"));
-        let mut args = agent_args(&t, name);
-        args.extend(
-            ["--play", path_str(&wav), "--record", path_str(&rec), "--hangup-after", "5s"].map(String::from),
-        );
-        if name == "bob" {
-            args.extend(["--call-room", "room_general"].map(String::from));
-        } else {
-            args.extend(["--answer", "auto"].map(String::from));
-        }
-        let mut cli = Cli::spawn(name, &strs(&args));
+        let [how, what] = if name == "bob" { ["--call-room", "room_general"] } else { ["--answer", "auto"] };
+        let mut cli = t.agent(name, &t.tone_wav(freq), &["--hangup-after", "5s", how, what]);
         cli.event("signed_in").await;
         clis.push(cli);
     }
@@ -153,34 +90,7 @@ async fn three_agents_in_a_team_room_meet_each_hear_both_others() {
 async fn a_muted_customer_is_heard_before_and_not_after() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let bob_rec = t.path("bob.wav");
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        ["--answer", "auto", "--play", path_str(&a660), "--record", path_str(&bob_rec)].map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--mute-after",
-            "1s",
-            "--hangup-after",
-            "4s",
-            "--record",
-            path_str(&t.path("mina.wav")),
-        ],
-    );
+    let (mut bob, mut mina) = t.bob_answers_mina(&[], &["--mute-after", "1s", "--hangup-after", "4s"]).await;
     mina.exit_ok().await;
     bob.exit_ok().await;
     let connected = ms(&mina.event("connected").await, "at_ms");
@@ -213,29 +123,9 @@ async fn a_hang_up_in_a_dm_meet_ends_it_for_both() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
     let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let (bob_rec, carol_rec) = (t.path("bob.wav"), t.path("carol.wav"));
-    let mut args = agent_args(&t, "carol");
-    args.extend(
-        [
-            "--answer",
-            "auto",
-            "--play",
-            path_str(&a660),
-            "--record",
-            path_str(&carol_rec),
-            "--hangup-after",
-            "2s",
-        ]
-        .map(String::from),
-    );
-    let mut carol = Cli::spawn("carol", &strs(&args));
+    let mut carol = t.agent("carol", &a660, &["--answer", "auto", "--hangup-after", "2s"]);
     carol.event("signed_in").await;
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        ["--call-room", "dm_bob_carol", "--play", path_str(&a440), "--record", path_str(&bob_rec)]
-            .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
+    let mut bob = t.agent("bob", &a440, &["--call-room", "dm_bob_carol"]);
     carol.exit_ok().await;
     bob.exit_ok().await;
     carol.assert_order(&["ring", "accepted", "connected", "hung_up", "ended"]);
@@ -252,49 +142,12 @@ async fn an_invited_agent_hears_both_and_the_customer_hanging_up_ends_it_for_all
     let _one = exclusive().await;
     let t = TestServer::start().await;
     let (a440, a660, a1000) = (t.tone_wav(440.0), t.tone_wav(660.0), t.tone_wav(1000.0));
-    let mut carol_args = agent_args(&t, "carol");
-    carol_args.extend(
-        ["--answer", "auto", "--play", path_str(&a1000), "--record", path_str(&t.path("carol.wav"))]
-            .map(String::from),
-    );
-    let mut carol = Cli::spawn("carol", &strs(&carol_args));
-    let mut bob_args = agent_args(&t, "bob");
-    bob_args.extend(
-        [
-            "--answer",
-            "auto",
-            "--play",
-            path_str(&a660),
-            "--record",
-            path_str(&t.path("bob.wav")),
-            "--invite",
-            "ag_carol",
-            "--invite-after",
-            "1s",
-        ]
-        .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&bob_args));
+    let mut carol = t.agent("carol", &a1000, &["--answer", "auto"]);
+    let mut bob =
+        t.agent("bob", &a660, &["--answer", "auto", "--invite", "ag_carol", "--invite-after", "1s"]);
     carol.event("signed_in").await;
     bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-            "--hangup-after",
-            "6s",
-        ],
-    );
+    let mut mina = t.mina(&a440, &["--start-meet", "--hangup-after", "6s"]).await;
     let ring = carol.event("ring").await;
     assert_eq!(ring["invited_by"], "ag_bob", "{ring}");
     let carol_first = carol.event("first_audio").await;
@@ -513,19 +366,9 @@ async fn eight_agents_in_a_team_meet_each_hear_the_seven_others() {
     let order: Vec<usize> = (0..8).filter(|&i| i != 1).chain([1]).collect();
     let mut by_index: Vec<Option<usize>> = vec![None; 8];
     for &i in &order {
-        let name = &names[i];
+        let [how, what] = if i == 1 { ["--call-room", "room_general"] } else { ["--answer", "auto"] };
         let wav = t.tone_wav_at(freqs[i], AMPLITUDE);
-        let rec = t.path(&format!("{name}.wav"));
-        let mut args = agent_args(&t, name);
-        args.extend(
-            ["--play", path_str(&wav), "--record", path_str(&rec), "--hangup-after", "6s"].map(String::from),
-        );
-        if i == 1 {
-            args.extend(["--call-room", "room_general"].map(String::from));
-        } else {
-            args.extend(["--answer", "auto"].map(String::from));
-        }
-        let mut cli = Cli::spawn(name, &strs(&args));
+        let mut cli = t.agent(&names[i], &wav, &["--hangup-after", "6s", how, what]);
         cli.event("signed_in").await;
         by_index[i] = Some(clis.len());
         clis.push(cli);
@@ -581,32 +424,7 @@ const AMPLITUDE_DB: f32 = -20.0;
 async fn media_comes_back_when_the_server_loses_the_connections() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        ["--answer", "auto", "--play", path_str(&a660), "--record", path_str(&t.path("bob.wav"))]
-            .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-            "--hangup-after",
-            "14s",
-        ],
-    );
+    let (mut bob, mut mina) = t.bob_answers_mina(&[], &["--hangup-after", "14s"]).await;
     bob.event("first_audio").await;
     mina.event("first_audio").await;
     // The server forgets every media connection (as a restarted media router would).
@@ -635,41 +453,8 @@ async fn media_comes_back_when_the_server_loses_the_connections() {
 async fn an_ice_restart_keeps_the_sound_going() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        [
-            "--answer",
-            "auto",
-            "--play",
-            path_str(&a660),
-            "--record",
-            path_str(&t.path("bob.wav")),
-            "--ice-restart-after",
-            "1500ms",
-        ]
-        .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-            "--hangup-after",
-            "5s",
-        ],
-    );
+    let (mut bob, mut mina) =
+        t.bob_answers_mina(&["--ice-restart-after", "1500ms"], &["--hangup-after", "5s"]).await;
     mina.exit_ok().await;
     bob.exit_ok().await;
     bob.assert_order(&["connected", "ice_restart", "ended"]);
@@ -685,40 +470,9 @@ async fn an_agent_calls_an_online_customer_whose_widget_answers() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
     let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let link = t.resume_link("chat_mina").await;
-    let mina_rec = t.path("mina.wav");
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--answer",
-            "auto",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&mina_rec),
-        ],
-    );
+    let mut mina = t.mina(&a440, &["--answer", "auto"]).await;
     mina.event("signed_in").await;
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        [
-            "--call-chat",
-            "chat_mina",
-            "--play",
-            path_str(&a660),
-            "--record",
-            path_str(&t.path("bob.wav")),
-            "--hangup-after",
-            "3s",
-        ]
-        .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
+    let mut bob = t.agent("bob", &a660, &["--call-chat", "chat_mina", "--hangup-after", "3s"]);
     bob.exit_ok().await;
     mina.exit_ok().await;
     mina.assert_order(&["signed_in", "ring", "accepted", "connected", "first_audio", "ended"]);
@@ -735,12 +489,7 @@ async fn an_offline_customer_joins_from_the_follow_up_meet_link() {
     let t = TestServer::start().await;
     let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
     // Mina's widget is not open: bob's call leaves her a follow-up message with a meet link.
-    let mut args = agent_args(&t, "bob");
-    args.extend(
-        ["--call-chat", "chat_mina", "--play", path_str(&a660), "--record", path_str(&t.path("bob.wav"))]
-            .map(String::from),
-    );
-    let mut bob = Cli::spawn("bob", &strs(&args));
+    let mut bob = t.agent("bob", &a660, &["--call-chat", "chat_mina"]);
     let started = bob.event("started").await;
     assert_eq!(started["state"], "waiting_for_link", "{started}");
     let meet_id = started["meet_id"].as_str().unwrap().to_owned();
@@ -772,22 +521,7 @@ async fn an_offline_customer_joins_from_the_follow_up_meet_link() {
         .unwrap()
         .to_owned();
     assert!(link.contains(&format!("/m/{meet_id}?t=")), "{link}");
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-            "--hangup-after",
-            "3s",
-        ],
-    );
+    let mut mina = t.customer("mina", &link, &a440, &["--hangup-after", "3s"]);
     mina.exit_ok().await;
     bob.exit_ok().await;
     mina.assert_order(&["signed_in", "accepted", "connected", "first_audio", "hung_up", "ended"]);
@@ -796,20 +530,7 @@ async fn an_offline_customer_joins_from_the_follow_up_meet_link() {
     assert_hears("mina", &mina.recording(), &[660.0], &[440.0], Duration::from_millis(2000));
     assert_hears("bob", &bob.recording(), &[440.0], &[660.0], Duration::from_millis(2000));
     // A used link does not open the meet again.
-    let mut again = Cli::spawn(
-        "mina again",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("again.wav")),
-        ],
-    );
+    let mut again = t.customer("mina again", &link, &a440, &[]);
     assert!(!again.exit().await.success());
     t.stop().await;
 }

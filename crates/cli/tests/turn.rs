@@ -25,43 +25,13 @@ async fn server_with_turn(turn: &TurnServer, credential: &str) -> TestServer {
     .await
 }
 
-/// An agent answering automatically, playing `freq`, recording into `rec`.
-fn agent_bob(t: &TestServer, play: &std::path::Path, rec: &std::path::Path) -> Cli {
-    let mut args = agent_args(t, "bob");
-    args.extend(["--answer", "auto", "--play", path_str(play), "--record", path_str(rec)].map(String::from));
-    Cli::spawn("bob", &strs(&args))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_only_customer_is_heard_and_hears_through_coturn() {
     let _one = exclusive().await;
     let turn = TurnServer::start(TURN_USER, TURN_PASSWORD).unwrap();
     let t = server_with_turn(&turn, TURN_PASSWORD).await;
-    let (a440, a660) = (t.tone_wav(440.0), t.tone_wav(660.0));
-    let (bob_rec, mina_rec) = (t.path("bob.wav"), t.path("mina.wav"));
-
-    let mut bob = agent_bob(&t, &a660, &bob_rec);
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--ice-transport",
-            "relay",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&mina_rec),
-            "--hangup-after",
-            "4s",
-        ],
-    );
+    let (mut bob, mut mina) =
+        t.bob_answers_mina(&[], &["--ice-transport", "relay", "--hangup-after", "4s"]).await;
     mina.exit_ok().await;
     bob.exit_ok().await;
     mina.assert_order(&["signed_in", "started", "accepted", "connected", "first_audio", "hung_up", "ended"]);
@@ -84,21 +54,8 @@ async fn a_relay_only_customer_is_heard_and_hears_through_coturn() {
     }
     assert!(log.contains(&format!("user <{TURN_USER}>")), "the allocation is the configured user's:\n{log}");
 
-    let (bob_heard, mina_heard) = (bob.recording(), mina.recording());
-    eprintln!("bob heard: {}", describe(&bob_heard, &[440.0, 660.0]));
-    eprintln!("mina heard: {}", describe(&mina_heard, &[440.0, 660.0]));
-    assert!(
-        heard_for(&bob_heard, 440.0) >= Duration::from_millis(2500),
-        "{}",
-        describe(&bob_heard, &[440.0])
-    );
-    assert!(
-        heard_for(&mina_heard, 660.0) >= Duration::from_millis(2500),
-        "{}",
-        describe(&mina_heard, &[660.0])
-    );
-    assert!(loudest(&bob_heard, 660.0) < ABSENT_DB, "bob does not hear himself");
-    assert!(loudest(&mina_heard, 440.0) < ABSENT_DB, "mina does not hear herself");
+    assert_hears("bob", &bob.recording(), &[440.0], &[660.0], Duration::from_millis(2500));
+    assert_hears("mina", &mina.recording(), &[660.0], &[440.0], Duration::from_millis(2500));
     t.stop().await;
 }
 
@@ -107,28 +64,7 @@ async fn wrong_turn_credentials_fail_a_relay_only_customer_at_once_and_end_the_m
     let _one = exclusive().await;
     let turn = TurnServer::start(TURN_USER, TURN_PASSWORD).unwrap();
     let t = server_with_turn(&turn, "not-the-password").await;
-    let a660 = t.tone_wav(660.0);
-    let a440 = t.tone_wav(440.0);
-    let mut bob = agent_bob(&t, &a660, &t.path("bob.wav"));
-    bob.event("signed_in").await;
-    let link = t.resume_link("chat_mina").await;
-    let mut mina = Cli::spawn(
-        "mina",
-        &[
-            "customer",
-            "--server",
-            &t.base,
-            "--link",
-            &link,
-            "--start-meet",
-            "--ice-transport",
-            "relay",
-            "--play",
-            path_str(&a440),
-            "--record",
-            path_str(&t.path("mina.wav")),
-        ],
-    );
+    let (mut bob, mut mina) = t.bob_answers_mina(&[], &["--ice-transport", "relay"]).await;
     let started = std::time::Instant::now();
     let failed = mina.event("media_failed").await;
     let status = mina.exit().await;

@@ -16,10 +16,16 @@
 //!   from it), else [`Playout::Conceal`]. After [`JitterConfig::max_conceal_frames`] missing
 //!   frames in a row with nothing to play next, the buffer starts over ([`Playout::Empty`]
 //!   until the next packet has waited the target delay).
-//! - Target delay: the spread of packets' arrival offsets (arrival time minus media time) over
-//!   the last [`JitterConfig::window`] packets, plus a small margin, at least
-//!   [`JitterConfig::min_delay`]. It rises at once and falls slowly; when the playout delay
-//!   exceeds the target by two frames, one frame is skipped (at most one per second).
+//! - Target delay: how much later than the earliest packets the late ones arrive. Each packet's
+//!   arrival offset (arrival time minus media time) is compared with the smallest offset over
+//!   the last [`JitterConfig::window`] packets; the target is the
+//!   [`JitterConfig::quantile`] of those excesses, plus a small margin, at least
+//!   [`JitterConfig::min_delay`] (see [`jitter_target`]). A quantile, not the largest, so that
+//!   one stall (a burst of packets held up together) does not raise the delay for the whole
+//!   window. It rises at once and falls back towards the measured need by 1/50 of the
+//!   difference per packet (at least 2 ms per second), so a calm network is back within
+//!   10 ms of the minimum 2.5 s after the jitter left the window; when the playout delay exceeds the target by a
+//!   whole frame and the margin, one frame is skipped (at most one per [`POPS_BETWEEN_SKIPS`] pops).
 //! - Late packets (their time has been played) and duplicates are dropped and counted.
 //!
 //! The delay is measured against the time `pop` is called, so call it once per 20 ms of audio
@@ -34,10 +40,13 @@ const FRAME_TS: i64 = FRAME_SAMPLES as i64;
 const FRAME_US: i64 = 20_000;
 /// Extra delay on top of the observed spread, for pop-timing wobble.
 const MARGIN_US: i64 = 5_000;
-/// How fast the target delay may fall: 2 ms per second of packets (40 µs per 20 ms packet).
+/// How fast the target delay falls at least: 2 ms per second of packets (40 µs per packet) …
 const SHRINK_US_PER_PACKET: i64 = 40;
-/// At most one skipped frame per this many pops (1 s).
-const POPS_BETWEEN_SKIPS: u32 = 50;
+/// … and otherwise by 1/this of its excess over the measured need per packet (a time constant
+/// of 50 packets, 1 s: from 120 ms to within 10 ms of a 20 ms need in 2.5 s of calm).
+const SHRINK_DIVISOR: i64 = 50;
+/// At most one skipped frame per this many pops (500 ms).
+pub const POPS_BETWEEN_SKIPS: u32 = 25;
 /// How many recent sequence numbers are remembered to find duplicates.
 const RECENT_SEQS: usize = 512;
 
@@ -70,12 +79,17 @@ pub enum PushOutcome {
 /// Tuning. [`JitterConfig::default`] suits a meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JitterConfig {
-    /// The target delay never goes below this (20 ms).
+    /// The target delay never goes below this (20 ms: one packet of look-ahead, so that the
+    /// packet after a lost one is here in time to rebuild it with FEC; 10 ms conceals every
+    /// isolated loss instead).
     pub min_delay: Duration,
     /// Nor above this (400 ms).
     pub max_delay: Duration,
     /// Packets of jitter history the target is computed from (250 = 5 s).
     pub window: usize,
+    /// Which quantile of the window's arrival delays the target covers, in thousandths
+    /// (970: all but the latest 3 %, i.e. 7 packets of 250; 1000: every packet).
+    pub quantile_permille: u16,
     /// Most packets held; the oldest is dropped beyond this (100 = 2 s).
     pub max_packets: usize,
     /// Missing frames in a row, with nothing to play after them, before starting over
@@ -89,6 +103,7 @@ impl Default for JitterConfig {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(400),
             window: 250,
+            quantile_permille: 970,
             max_packets: 100,
             max_conceal_frames: 10,
         }
@@ -118,7 +133,8 @@ pub struct JitterStats {
     pub target_delay: Duration,
     /// The playout delay at the last `pop` (behind the earliest-arriving packets).
     pub current_delay: Duration,
-    /// Spread of arrival offsets over the window: the observed jitter.
+    /// How much later than the earliest packets of the window the
+    /// [`JitterConfig::quantile_permille`] quantile arrived: the observed jitter.
     pub jitter: Duration,
 }
 
@@ -174,6 +190,33 @@ fn us_to_duration(us: i64) -> Duration {
     Duration::from_micros(us.max(0) as u64)
 }
 
+/// The jitter a window of arrival offsets shows (µs): how much later than the window's
+/// earliest packet (smallest offset) the `quantile_permille` quantile arrived. `scratch` is
+/// reused between calls. 0 for an empty window.
+pub fn jitter_of(offsets: impl Iterator<Item = i64>, quantile_permille: u16, scratch: &mut Vec<i64>) -> i64 {
+    scratch.clear();
+    scratch.extend(offsets);
+    let Some(&min) = scratch.iter().min() else { return 0 };
+    // The rank of the quantile: with n = 250 and 970 ‰, the 243rd smallest (index 242).
+    let n = scratch.len();
+    let rank = (n * usize::from(quantile_permille.min(1000))).div_ceil(1000).clamp(1, n) - 1;
+    let (_, &mut at, _) = scratch.select_nth_unstable(rank);
+    at - min
+}
+
+/// The next target delay (µs): `jitter_us` plus [`MARGIN_US`], within `min_us ..= max_us`;
+/// at once when that is higher than `current_us`, else falling towards it by 1/50 of the
+/// difference per packet, at least 40 µs.
+pub fn jitter_target(current_us: i64, jitter_us: i64, min_us: i64, max_us: i64) -> i64 {
+    let desired = (jitter_us + MARGIN_US).clamp(min_us, max_us.max(min_us));
+    if desired >= current_us {
+        desired
+    } else {
+        let step = ((current_us - desired) / SHRINK_DIVISOR).max(SHRINK_US_PER_PACKET);
+        (current_us - step).max(desired)
+    }
+}
+
 /// The playout buffer for one incoming audio stream (one SSRC; make a new one when the
 /// sender restarts its stream).
 #[derive(Debug)]
@@ -189,6 +232,7 @@ pub struct JitterBuffer {
     last_played_seq: Option<i64>,
     recent_seqs: VecDeque<i64>,
     offsets: VecDeque<i64>,
+    scratch: Vec<i64>,
     base_us: i64,
     spread_us: i64,
     target_us: i64,
@@ -219,6 +263,7 @@ impl JitterBuffer {
             last_played_seq: None,
             recent_seqs: VecDeque::with_capacity(RECENT_SEQS),
             offsets: VecDeque::new(),
+            scratch: Vec::new(),
             base_us: 0,
             spread_us: 0,
             target_us,
@@ -273,19 +318,12 @@ impl JitterBuffer {
             self.offsets.pop_front();
         }
         self.offsets.push_back(offset_us);
-        let (min, max) =
-            self.offsets.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)));
-        self.base_us = min;
-        self.spread_us = max - min;
-
+        self.base_us = self.offsets.iter().copied().min().unwrap_or(offset_us);
+        self.spread_us =
+            jitter_of(self.offsets.iter().copied(), self.config.quantile_permille, &mut self.scratch);
         let min_us = self.config.min_delay.as_micros() as i64;
-        let max_us = (self.config.max_delay.as_micros() as i64).max(min_us);
-        let desired = (self.spread_us + MARGIN_US).clamp(min_us, max_us);
-        self.target_us = if desired >= self.target_us {
-            desired
-        } else {
-            (self.target_us - SHRINK_US_PER_PACKET).max(desired)
-        };
+        let max_us = self.config.max_delay.as_micros() as i64;
+        self.target_us = jitter_target(self.target_us, self.spread_us, min_us, max_us);
     }
 
     /// What to play for the next 20 ms. Call once per 20 ms of playout.
@@ -327,8 +365,11 @@ impl JitterBuffer {
         self.missing_in_a_row = 0;
         self.stats.played += 1;
 
-        // Too much delay: skip the following frame (at most once a second).
-        if self.delay_us > self.target_us + 2 * FRAME_US && self.pops_since_skip >= POPS_BETWEEN_SKIPS {
+        // A whole frame (and the margin, for pop-timing wobble) more delay than needed: skip
+        // the following frame (not too often), which leaves the delay above the target.
+        if self.delay_us >= self.target_us + FRAME_US + MARGIN_US
+            && self.pops_since_skip >= POPS_BETWEEN_SKIPS
+        {
             if let Some(skipped) = self.packets.remove(&next) {
                 self.account_seq(skipped.seq);
                 next += FRAME_TS;
@@ -501,7 +542,7 @@ mod tests {
         assert!(!during.contains(&Playout::Conceal), "{during:?}");
         let s = sim.jb.stats();
         assert_eq!((s.lost, s.late, s.duplicate, s.dropped), (0, 0, 0, 0));
-        assert_eq!(s.target_delay, Duration::from_millis(20));
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay);
         assert!(s.current_delay <= Duration::from_millis(40), "{s:?}");
         // Starts after buffering, ends empty.
         assert_eq!(sim.log.first(), Some(&Playout::Empty));
@@ -559,7 +600,7 @@ mod tests {
         // Each lost frame is filled: by FEC when its successor arrived, else concealed.
         assert!(s.fec_recovered + s.concealed >= n_lost, "{s:?}");
         assert!(s.fec_recovered >= n_lost * 7 / 10, "isolated losses use FEC: {s:?}");
-        assert_eq!(s.target_delay, Duration::from_millis(20), "loss is not jitter");
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay, "loss is not jitter");
     }
 
     #[test]
@@ -585,13 +626,82 @@ mod tests {
     }
 
     #[test]
-    fn delay_shrinks_slowly_after_jitter_stops() {
+    fn jitter_is_the_quantile_of_arrival_offsets_above_the_earliest() {
+        let mut scratch = Vec::new();
+        // 100 packets: offsets 1000 + 0, 1, …, 99 ms (in µs).
+        let offsets: Vec<i64> = (0..100).map(|i| 1_000_000 + i * 1000).collect();
+        assert_eq!(jitter_of(offsets.iter().copied(), 1000, &mut scratch), 99_000, "the largest");
+        assert_eq!(jitter_of(offsets.iter().copied(), 970, &mut scratch), 96_000, "97th of 100");
+        assert_eq!(jitter_of(offsets.iter().copied(), 500, &mut scratch), 49_000, "the median");
+        assert_eq!(jitter_of(std::iter::empty(), 970, &mut scratch), 0);
+        assert_eq!(jitter_of(std::iter::once(-5), 970, &mut scratch), 0, "one packet shows no jitter");
+    }
+
+    #[test]
+    fn target_rises_at_once_and_falls_faster_the_further_it_is_from_the_need() {
+        let (min, max) = (20_000, 400_000);
+        assert_eq!(jitter_target(20_000, 60_000, min, max), 65_000, "need + margin, at once");
+        assert_eq!(jitter_target(20_000, 0, min, max), 20_000, "never below the minimum");
+        assert_eq!(jitter_target(20_000, 900_000, min, max), 400_000, "nor above the maximum");
+        // Far above the need: 1/50 of the excess per packet.
+        assert_eq!(jitter_target(120_000, 0, min, max), 118_000);
+        // Close to it: at least 40 µs, and never below the need.
+        assert_eq!(jitter_target(20_500, 0, min, max), 20_460);
+        assert_eq!(jitter_target(20_020, 0, min, max), 20_000);
+        // From 120 ms to within 10 ms of a 20 ms need in 2.5 s of calm (125 packets); the old
+        // 2 ms per second would still be at 115 ms.
+        let mut t = 120_000;
+        for _ in 0..125 {
+            t = jitter_target(t, 0, min, max);
+        }
+        assert!(t <= 30_000, "{t}");
+    }
+
+    #[test]
+    fn one_stall_does_not_raise_the_delay_for_the_whole_window() {
+        // A steady stream; packets 400..405 are held up together (the sender's task stalled
+        // for 100 ms) and arrive in one burst.
+        let mut sim = Sim::new(0, 0);
+        sim.run(600, 7, |i| Some(if (400..405).contains(&i) { 10 + u64::from(405 - i) * 20 } else { 10 }));
+        let s = sim.jb.stats();
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay, "{s:?}");
+        // What the stall held up is concealed; everything after plays.
+        let frames = sim.frames();
+        let tail: Vec<u32> = frames.iter().copied().filter(|&i| i >= 405).collect();
+        assert_eq!(tail, (405..600).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn delay_follows_the_jitter_back_down_within_seconds_of_calm() {
+        // 5 s of 0–80 ms jitter, then a calm network.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let delays: Vec<u64> = (0..250).map(|_| rng.gen_range(0..=80)).collect();
+        let delay = |i: u32| Some(10 + delays.get(i as usize).copied().unwrap_or(0));
+        let mut sim = Sim::new(0, 0);
+        sim.run(250, 5, delay);
+        let high = sim.jb.stats();
+        assert!(high.target_delay >= Duration::from_millis(60), "{high:?}");
+        // The jittery packets leave the window at packet 500; 2.5 s later:
+        let mut sim = Sim::new(0, 0);
+        sim.run(625, 5, delay);
+        let s = sim.jb.stats();
+        assert!(s.target_delay <= Duration::from_millis(30), "{s:?}");
+        assert!(
+            s.current_delay <= s.target_delay + Duration::from_millis(25),
+            "skipped down after it: {s:?}"
+        );
+        let frames = sim.frames();
+        assert!(frames.windows(2).all(|w| w[0] < w[1]), "monotonic");
+    }
+
+    #[test]
+    fn delay_shrinks_after_jitter_stops() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let delays: Vec<u64> = (0..3000).map(|i| if i < 500 { rng.gen_range(0..=80) } else { 0 }).collect();
         let mut sim = Sim::new(0, 0);
         sim.run(3000, 5, |i| Some(10 + delays[i as usize]));
         let s = sim.jb.stats();
-        assert_eq!(s.target_delay, Duration::from_millis(20), "{s:?}");
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay, "{s:?}");
         assert!(s.current_delay <= Duration::from_millis(60), "skipped back down: {s:?}");
         assert!(s.dropped >= 1, "{s:?}");
         let frames = sim.frames();
@@ -686,7 +796,7 @@ mod tests {
         assert!(jb.is_empty());
         assert_eq!(
             jb.stats(),
-            JitterStats { target_delay: Duration::from_millis(20), ..JitterStats::default() }
+            JitterStats { target_delay: JitterConfig::default().min_delay, ..JitterStats::default() }
         );
     }
 

@@ -23,7 +23,8 @@
 //! # Settings every peer gets ([`Peer::new`])
 //! - Opus only: 48 kHz, 2 channels in SDP as browsers expect, `minptime=10;useinbandfec=1`,
 //!   payload type [`OPUS_PAYLOAD_TYPE`] when we offer (an answer follows the offer's numbers).
-//! - The default interceptors (NACK, RTCP reports, TWCC receiver side).
+//! - The default interceptors (NACK, RTCP reports, TWCC receiver side); the server's end runs
+//!   RTCP reports only ([`ServerPeer`]).
 //! - mDNS disabled: its default mode opens a multicast socket, which fails on machines without a
 //!   multicast route, and loopback candidates must be plain IPs anyway.
 //! - UDP bound to one IP ([`PeerConfig::bind_ip`]; a wildcard binds every non-loopback
@@ -47,7 +48,7 @@ mod server;
 pub use client::{ClientPeer, Received};
 pub use peer::{opus_codec, opus_payload_type, slot_track, Peer, TrackStream};
 pub use ports::{PortRange, PortRangeError};
-pub use server::{OnPacket, ServerPeer};
+pub use server::{Mic, OnPacket, ServerPeer};
 
 /// RTP packets as sent and received (`rtc::rtp`).
 pub use rtc::rtp;
@@ -84,12 +85,16 @@ pub const ICE_FAILED_TIMEOUT: Duration = Duration::from_secs(25);
 /// Consent checks (STUN binding requests) on the selected pair this often (default: 2 s):
 /// what tells a link that came back when no media flows yet.
 pub const ICE_KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
-/// Connectivity checks on each candidate pair this often (webrtc's default) …
-pub const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
-/// … this many times before the pair counts as failed (default: 7, i.e. 1.4 s). 5 s of
-/// checks outlast the longest wait between two ICE restarts ([`reconnect`]), so a link that
-/// returns during an outage always meets a restart that is still checking.
-pub const ICE_CHECK_ATTEMPTS: u16 = 25;
+/// Connectivity checks on each candidate pair this often (webrtc's default: 200 ms). The
+/// controlling side nominates a pair that answered at its *next* check, so this interval is
+/// most of the time from offer/answer to `connected` (~210 ms at 200 ms, ~30 ms at 20 ms).
+/// Faster than RFC 8445's default pacing (Ta = 50 ms) but cheap: a meet's connection has one
+/// or two pairs, checked only until one is selected …
+pub const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
+/// … this many times before the pair counts as failed (default: 7). 5 s of checks outlast
+/// the longest wait between two ICE restarts ([`reconnect`]), so a link that returns during
+/// an outage always meets a restart that is still checking.
+pub const ICE_CHECK_ATTEMPTS: u16 = 250;
 
 /// A STUN or TURN server, as handed to browsers (`RTCIceServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

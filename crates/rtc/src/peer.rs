@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -94,6 +95,16 @@ pub async fn opus_payload_type(sender: &Arc<dyn RtpSender>) -> Option<u8> {
         .map(|c| c.payload_type)
 }
 
+/// Which interceptors a connection runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interceptors {
+    /// webrtc's defaults: NACK, RTCP reports, TWCC receiver side (feedback every 100 ms).
+    Default,
+    /// RTCP sender/receiver reports only, and no TWCC header extension in the SDP: the SFU
+    /// (it estimates no bandwidth and, for Opus, nobody negotiates NACK).
+    ReportsOnly,
+}
+
 /// Remote tracks as they open (each is read with `TrackRemote::poll`).
 pub type TrackStream = mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>;
 
@@ -149,12 +160,20 @@ impl Peer {
     /// tracks it will open. Fails with [`RtcError::NoFreePort`] when every port of the range
     /// is taken.
     pub async fn new(config: &PeerConfig) -> Result<(Peer, TrackStream)> {
+        Peer::with_interceptors(config, Interceptors::Default).await
+    }
+
+    /// As [`Peer::new`], with the interceptors given.
+    pub(crate) async fn with_interceptors(
+        config: &PeerConfig,
+        interceptors: Interceptors,
+    ) -> Result<(Peer, TrackStream)> {
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let events = Arc::new(Events { gathered: StdMutex::new(None), state: state_tx, tracks: tracks_tx });
         let pc = match config.port_range {
-            None => build(config, &events, 0).await?,
-            Some(range) => build_in_range(config, &events, range).await?,
+            None => build(config, &events, 0, interceptors).await?,
+            Some(range) => build_in_range(config, &events, range, interceptors).await?,
         };
         Ok((Peer { pc, events, state, public_ip: config.public_ip, relay_only: config.relay_only }, tracks))
     }
@@ -260,10 +279,18 @@ impl Peer {
 
 /// Builds the connection with meetdesk's settings, its UDP socket on `config.bind_ip:port` (0:
 /// an ephemeral port).
-async fn build(config: &PeerConfig, events: &Arc<Events>, port: u16) -> Result<Arc<dyn PeerConnection>> {
+async fn build(
+    config: &PeerConfig,
+    events: &Arc<Events>,
+    port: u16,
+    interceptors: Interceptors,
+) -> Result<Arc<dyn PeerConnection>> {
     let mut media = MediaEngine::default();
     media.register_codec(opus_codec(), RtpCodecKind::Audio)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
+    let registry = match interceptors {
+        Interceptors::Default => register_default_interceptors(Registry::new(), &mut media)?,
+        Interceptors::ReportsOnly => configure_rtcp_reports(Registry::new()),
+    };
 
     // NAT 1:1 is applied to the SDP we hand out (`advertise`): webrtc 0.21.1 stores
     // `SettingEngineBuilder::with_nat_1to1_ips` but never reads it.
@@ -313,13 +340,14 @@ async fn build_in_range(
     config: &PeerConfig,
     events: &Arc<Events>,
     range: PortRange,
+    interceptors: Interceptors,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut races = 0;
     for port in range.rotated(NEXT_PORT.load(Ordering::Relaxed)) {
         if std::net::UdpSocket::bind(SocketAddr::new(config.bind_ip, port)).is_err() {
             continue;
         }
-        match build(config, events, port).await {
+        match build(config, events, port, interceptors).await {
             Ok(pc) => {
                 NEXT_PORT.store(usize::from(port - range.start()) + 1, Ordering::Relaxed);
                 return Ok(pc);

@@ -12,11 +12,57 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
 
-use crate::peer::{opus_payload_type, slot_track, Peer, TrackStream};
+use crate::peer::{opus_payload_type, slot_track, Interceptors, Peer, TrackStream};
 use crate::{rtp, validate_offer, ConnectionState, PeerConfig, Result, RtcError, MAX_REMOTE};
 
 /// Called for every RTP packet of the participant's microphone, on the task reading it.
 pub type OnPacket = Box<dyn Fn(rtp::Packet) + Send + Sync + 'static>;
+
+/// The participant's microphone: its RTP packets as the stack delivers them, read by the
+/// caller's own task ([`Mic::recv`]), so the packet path has no hop of its own in between.
+pub struct Mic {
+    tracks: TrackStream,
+    mic: RTCRtpTransceiverId,
+    /// The remote track being read, and whether it opened on the microphone m-line.
+    current: Option<(Arc<dyn TrackRemote>, bool)>,
+}
+
+impl std::fmt::Debug for Mic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mic").field("reading", &self.current.is_some()).finish()
+    }
+}
+
+impl Mic {
+    /// The next microphone packet. Waits while no track is open; a track opened on another
+    /// m-line is drained in the background and ignored. Read it promptly: the stack queues
+    /// 256 packets per track (about 5 s of 20 ms audio) and drops what does not fit.
+    pub async fn recv(&mut self) -> Option<rtp::Packet> {
+        loop {
+            let (track, is_mic) = match &mut self.current {
+                Some(current) => current,
+                None => {
+                    let track = self.tracks.recv().await?;
+                    self.current.insert((track, false))
+                }
+            };
+            match track.poll().await {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) if *is_mic => return Some(packet),
+                Some(TrackRemoteEvent::OnOpen(init)) => {
+                    *is_mic = RTCRtpTransceiverId::from(init.receiver_id) == self.mic;
+                    if !*is_mic {
+                        tracing::warn!("a participant sent a track outside the microphone m-line; ignored");
+                        if let Some((other, _)) = self.current.take() {
+                            tokio::spawn(async move { while other.poll().await.is_some() {} });
+                        }
+                    }
+                }
+                Some(TrackRemoteEvent::OnEnded) | None => self.current = None,
+                Some(_) => {}
+            }
+        }
+    }
+}
 
 struct Slot {
     track: Arc<TrackLocalStaticRTP>,
@@ -43,9 +89,23 @@ impl ServerPeer {
     /// sending transceiver per slot, so that a slot-layout offer's m-lines match them in order
     /// (the stack pairs a remote `sendrecv` line with a local `recvonly` transceiver, and each
     /// remote `recvonly` line with the next local `sendonly` one). `on_packet` gets the
-    /// microphone's packets.
+    /// microphone's packets, on a task of its own.
     pub async fn new(config: &PeerConfig, on_packet: OnPacket) -> Result<ServerPeer> {
-        let (peer, tracks) = Peer::new(config).await?;
+        let (peer, mut mic) = ServerPeer::with_mic(config).await?;
+        tokio::spawn(async move {
+            while let Some(packet) = mic.recv().await {
+                on_packet(packet);
+            }
+        });
+        Ok(peer)
+    }
+
+    /// As [`ServerPeer::new`], but the caller reads the microphone itself (the SFU's packet
+    /// path: one task per sender reads and writes straight into the receivers' slots).
+    pub async fn with_mic(config: &PeerConfig) -> Result<(ServerPeer, Mic)> {
+        // No TWCC: the SFU estimates no bandwidth, and its feedback (every 100 ms per
+        // connection) would be a sixth more packets out than the audio itself.
+        let (peer, tracks) = Peer::with_interceptors(config, Interceptors::ReportsOnly).await?;
         let mic = peer
             .pc()
             .add_transceiver_from_kind(
@@ -75,8 +135,8 @@ impl ServerPeer {
             let sender = transceiver.sender().await?.ok_or(RtcError::NoSender)?;
             slots.push(Slot { track, sender, ssrc, payload_type: AtomicU8::new(0) });
         }
-        tokio::spawn(read_mic(tracks, mic.id(), on_packet));
-        Ok(ServerPeer { peer, slots })
+        let mic = Mic { tracks, mic: mic.id(), current: None };
+        Ok((ServerPeer { peer, slots }, mic))
     }
 
     /// Answers an offer (the first one, or an ICE restart on the same connection) after
@@ -126,30 +186,5 @@ impl ServerPeer {
 
     pub async fn close(&self) -> Result<()> {
         self.peer.close().await
-    }
-}
-
-async fn read_mic(mut tracks: TrackStream, mic: RTCRtpTransceiverId, on_packet: OnPacket) {
-    let on_packet: Arc<OnPacket> = Arc::new(on_packet);
-    while let Some(track) = tracks.recv().await {
-        let on_packet = Arc::clone(&on_packet);
-        tokio::spawn(async move { read_track(track, mic, &on_packet).await });
-    }
-}
-
-async fn read_track(track: Arc<dyn TrackRemote>, mic: RTCRtpTransceiverId, on_packet: &OnPacket) {
-    let mut is_mic = false;
-    while let Some(event) = track.poll().await {
-        match event {
-            TrackRemoteEvent::OnOpen(init) => {
-                is_mic = RTCRtpTransceiverId::from(init.receiver_id) == mic;
-                if !is_mic {
-                    tracing::warn!("a participant sent a track outside the microphone m-line; ignored");
-                }
-            }
-            TrackRemoteEvent::OnRtpPacket(packet) if is_mic => on_packet(packet),
-            TrackRemoteEvent::OnEnded => return,
-            _ => {}
-        }
     }
 }

@@ -16,7 +16,8 @@ const SWEEP_MAX_SLEEP_MS: i64 = 1_000;
 pub async fn deadlines(state: AppState) {
     loop {
         let now = state.clock.now_ms();
-        let (due, next) = match state.store.conn().await {
+        // A read connection: polling must not queue behind (or hold up) writes.
+        let (due, next) = match state.store.read_conn().await {
             Ok(mut db) => {
                 let due = meets::due(&mut db, now, 100).await.unwrap_or_default();
                 let next = meets::next_deadline(&mut db).await.ok().flatten();

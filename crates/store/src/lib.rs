@@ -59,12 +59,18 @@ impl Backend {
 /// The channel PostgreSQL nodes LISTEN on; the payload is empty: "new events exist".
 pub const EVENTS_CHANNEL: &str = "meetdesk_events";
 
+/// Read-only SQLite connections beside the writer ([`Store::read_conn`]).
+pub const SQLITE_READERS: u32 = 4;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite: read-only connections beside the one writer ([`Store::read_conn`]); PostgreSQL:
+    /// the same pool.
+    reads: AnyPool,
     backend: Backend,
     url: String,
 }
@@ -97,14 +103,14 @@ impl Store {
                             Ok(())
                         })
                     })
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?
             }
         };
@@ -113,7 +119,26 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Store { pool, backend, url: url.to_owned() })
+        let reads = match backend {
+            // WAL lets readers run beside the writer, each on the last commit; an in-memory
+            // database is private to its connection, so it has only the one.
+            Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
+                AnyPoolOptions::new()
+                    .max_connections(SQLITE_READERS)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA query_only = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(options)
+            }
+            Backend::Sqlite | Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, reads, backend, url: url.to_owned() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -137,6 +162,13 @@ impl Store {
         Ok(self.pool.acquire().await?)
     }
 
+    /// A connection for reads only (statements outside a transaction; writes fail). On
+    /// SQLite one of [`SQLITE_READERS`] beside the single writer, so polling and checks do not
+    /// queue behind (or hold up) writes; each statement sees the last commit.
+    pub async fn read_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.reads.acquire().await?)
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
         let mut c = self.conn().await?;
@@ -145,6 +177,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 

@@ -100,6 +100,15 @@ pub async fn get(db: &mut Db, id: &str) -> Result<Option<StoredMeet>> {
     row.as_ref().map(stored).transpose()
 }
 
+/// Every meet carried by `node_id` that has not ended, in one query.
+pub async fn ongoing_on_node(db: &mut Db, node_id: &str) -> Result<Vec<StoredMeet>> {
+    let rows = sqlx::query("SELECT * FROM meets WHERE node_id = $1 AND phase <> 'ended'")
+        .bind(node_id)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(stored).collect()
+}
+
 /// The meet of a user chat (`internal` false) or its internal chat that has not ended.
 pub async fn ongoing_in_chat(db: &mut Db, chat_id: &str, internal: bool) -> Result<Option<String>> {
     let kind = if internal { "internal" } else { "user_chat" };

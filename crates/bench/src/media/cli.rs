@@ -11,6 +11,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+use super::{Env, AGENT_EMAIL, AGENT_PASSWORD};
+
 /// How long a line that must come may take (a failure bound, not a pause).
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -25,7 +27,7 @@ pub struct CliProc {
 }
 
 impl CliProc {
-    pub fn spawn(exe: &Path, name: &str, args: &[String]) -> anyhow::Result<CliProc> {
+    pub fn spawn(exe: &Path, name: &str, args: &[&str]) -> anyhow::Result<CliProc> {
         let mut child = Command::new(exe)
             .args(args)
             .stdin(Stdio::null())
@@ -116,6 +118,36 @@ impl CliProc {
         self.child.kill().await?;
         Ok(())
     }
+}
+
+/// Bob (`agent --answer auto`, who answers Mina's meets), playing `play` and recording into
+/// `record`, once signed in; `args` say what else he does.
+pub async fn agent(env: &Env, args: &[&str], play: &Path, record: &Path) -> anyhow::Result<CliProc> {
+    let mut all = vec!["agent", "--server", &env.base, "--email", AGENT_EMAIL, "--password", AGENT_PASSWORD];
+    all.extend(["--answer", "auto"].iter().chain(args));
+    let mut agent = spawn_playing(env, "agent", &all, play, record)?;
+    agent.event("signed_in").await?;
+    Ok(agent)
+}
+
+/// Mina (`customer --start-meet`): presses Meet, plays `play` and records into `record`;
+/// `args` say what else she does (`--hangup-after …`).
+pub fn customer(env: &Env, name: &str, args: &[&str], play: &Path, record: &Path) -> anyhow::Result<CliProc> {
+    let mut all = vec!["customer", "--server", &env.base, "--link", &env.mina_link, "--start-meet"];
+    all.extend_from_slice(args);
+    spawn_playing(env, name, &all, play, record)
+}
+
+fn spawn_playing(
+    env: &Env,
+    name: &str,
+    args: &[&str],
+    play: &Path,
+    record: &Path,
+) -> anyhow::Result<CliProc> {
+    let (play, record) = (play.display().to_string(), record.display().to_string());
+    let all: Vec<&str> = args.iter().copied().chain(["--play", &play, "--record", &record]).collect();
+    CliProc::spawn(&env.cli, name, &all)
 }
 
 /// A field of a line as milliseconds.

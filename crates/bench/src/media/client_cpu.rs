@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use super::cli::CliProc;
+use super::cli;
 use super::procfs::{rss_mib, CpuMeter};
-use super::{tone_wav, Env, AGENT_EMAIL, AGENT_PASSWORD};
+use super::{tone_wav, Env};
 
 pub struct Row {
     processing: bool,
@@ -35,51 +35,14 @@ pub async fn run(env: &Env, secs: f64) -> anyhow::Result<ClientCpu> {
 async fn one(env: &Env, secs: f64, processing: bool) -> anyhow::Result<Row> {
     let agent_tone = tone_wav(&env.dir, 440.0)?;
     let customer_tone = tone_wav(&env.dir, 660.0)?;
-    let s = |x: &std::path::Path| x.display().to_string();
     let on_off = if processing { "on" } else { "off" };
     let load_before = crate::report::loadavg_1min();
-    let mut agent = CliProc::spawn(
-        &env.cli,
-        "agent",
-        &[
-            "agent".into(),
-            "--server".into(),
-            env.base.clone(),
-            "--email".into(),
-            AGENT_EMAIL.into(),
-            "--password".into(),
-            AGENT_PASSWORD.into(),
-            "--answer".into(),
-            "auto".into(),
-            "--processing".into(),
-            on_off.into(),
-            "--play".into(),
-            s(&agent_tone),
-            "--record".into(),
-            s(&env.dir.join("cpu_agent.wav")),
-        ],
-    )?;
-    agent.event("signed_in").await?;
-    let mut customer = CliProc::spawn(
-        &env.cli,
-        "customer",
-        &[
-            "customer".into(),
-            "--server".into(),
-            env.base.clone(),
-            "--link".into(),
-            env.mina_link.clone(),
-            "--start-meet".into(),
-            "--processing".into(),
-            on_off.into(),
-            "--play".into(),
-            s(&customer_tone),
-            "--record".into(),
-            s(&env.dir.join("cpu_customer.wav")),
-            "--hangup-after".into(),
-            format!("{}ms", ((secs + 3.0) * 1000.0) as u64),
-        ],
-    )?;
+    let mut agent =
+        cli::agent(env, &["--processing", on_off], &agent_tone, &env.dir.join("cpu_agent.wav")).await?;
+    let hangup_after = format!("{}ms", ((secs + 3.0) * 1000.0) as u64);
+    let args = ["--processing", on_off, "--hangup-after", &hangup_after];
+    let mut customer =
+        cli::customer(env, "customer", &args, &customer_tone, &env.dir.join("cpu_customer.wav"))?;
     agent.event("first_audio").await?;
     customer.event("first_audio").await?;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -11,8 +11,8 @@
 
 use anyhow::Context;
 
-use super::cli::{ms, CliProc};
-use super::{tone_wav, Env, Pct, AGENT_EMAIL, AGENT_PASSWORD};
+use super::cli::{self, ms};
+use super::{tone_wav, Env, Pct};
 
 pub struct FirstAudio {
     meets: usize,
@@ -30,48 +30,14 @@ pub struct FirstAudio {
 pub async fn run(env: &Env, meets: usize) -> anyhow::Result<FirstAudio> {
     let agent_tone = tone_wav(&env.dir, 440.0)?;
     let customer_tone = tone_wav(&env.dir, 660.0)?;
-    let s = |x: &std::path::Path| x.display().to_string();
-    let mut agent = CliProc::spawn(
-        &env.cli,
-        "agent",
-        &[
-            "agent".into(),
-            "--server".into(),
-            env.base.clone(),
-            "--email".into(),
-            AGENT_EMAIL.into(),
-            "--password".into(),
-            AGENT_PASSWORD.into(),
-            "--answer".into(),
-            "auto".into(),
-            "--exit-after-meet=false".into(),
-            "--play".into(),
-            s(&agent_tone),
-            "--record".into(),
-            s(&env.dir.join("first_audio_agent.wav")),
-        ],
-    )?;
-    agent.event("signed_in").await?;
+    let agent_rec = env.dir.join("first_audio_agent.wav");
+    let mut agent = cli::agent(env, &["--exit-after-meet=false"], &agent_tone, &agent_rec).await?;
+    let customer_rec = env.dir.join("first_audio_customer.wav");
     let mut v = [(); 7].map(|()| Vec::new());
     for i in 0..meets {
-        let mut customer = CliProc::spawn(
-            &env.cli,
-            &format!("customer {i}"),
-            &[
-                "customer".into(),
-                "--server".into(),
-                env.base.clone(),
-                "--link".into(),
-                env.mina_link.clone(),
-                "--start-meet".into(),
-                "--play".into(),
-                s(&customer_tone),
-                "--record".into(),
-                s(&env.dir.join("first_audio_customer.wav")),
-                "--hangup-after".into(),
-                "1500ms".into(),
-            ],
-        )?;
+        let args = ["--hangup-after", "1500ms"];
+        let mut customer =
+            cli::customer(env, &format!("customer {i}"), &args, &customer_tone, &customer_rec)?;
         let started = customer.event("started").await?;
         let meet = started["meet_id"].as_str().context("started without a meet id")?.to_owned();
         let c_conn = customer.meet_event("connected", &meet).await?;

@@ -26,8 +26,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use meetdesk_media::{tone, wav, SAMPLE_RATE};
 
-use super::cli::{ms, CliProc};
-use super::{chromium, Env, Pct, AGENT_EMAIL, AGENT_PASSWORD};
+use super::cli::{self, ms, CliProc};
+use super::{chromium, Env, Pct};
 
 /// Samples between clicks (500 ms).
 pub const PERIOD: usize = SAMPLE_RATE as usize / 2;
@@ -166,49 +166,12 @@ pub async fn run(env: &Env, secs: f64, chromium_path: &Path) -> anyhow::Result<M
 }
 
 async fn meetdesk_leg(env: &Env, clicks: &Path, secs: f64) -> anyhow::Result<Vec<Leg>> {
-    let s = |x: &Path| x.display().to_string();
     let agent_rec = env.dir.join("m2e_agent.wav");
     let customer_rec = env.dir.join("m2e_customer.wav");
-    let mut agent = CliProc::spawn(
-        &env.cli,
-        "agent",
-        &[
-            "agent".into(),
-            "--server".into(),
-            env.base.clone(),
-            "--email".into(),
-            AGENT_EMAIL.into(),
-            "--password".into(),
-            AGENT_PASSWORD.into(),
-            "--answer".into(),
-            "auto".into(),
-            "--audio-clock".into(),
-            "--play".into(),
-            s(clicks),
-            "--record".into(),
-            s(&agent_rec),
-        ],
-    )?;
-    agent.event("signed_in").await?;
-    let mut customer = CliProc::spawn(
-        &env.cli,
-        "customer",
-        &[
-            "customer".into(),
-            "--server".into(),
-            env.base.clone(),
-            "--link".into(),
-            env.mina_link.clone(),
-            "--start-meet".into(),
-            "--audio-clock".into(),
-            "--play".into(),
-            s(clicks),
-            "--record".into(),
-            s(&customer_rec),
-            "--hangup-after".into(),
-            format!("{}ms", (secs * 1000.0) as u64),
-        ],
-    )?;
+    let mut agent = cli::agent(env, &["--audio-clock"], clicks, &agent_rec).await?;
+    let hangup_after = format!("{}ms", (secs * 1000.0) as u64);
+    let args = ["--audio-clock", "--hangup-after", &hangup_after];
+    let mut customer = cli::customer(env, "customer", &args, clicks, &customer_rec)?;
     customer.exit().await?;
     agent.exit().await?;
     let clock = |p: &CliProc| -> anyhow::Result<f64> {

@@ -75,6 +75,42 @@ impl TestServer {
         self.dir.path().join(name)
     }
 
+    /// `meetdesk-cli agent` signed in as `{name}@demo.test`, playing `tone` and recording into
+    /// `{name}.wav`; `args` say what else it does (`--answer auto`, `--call-room …`).
+    pub fn agent(&self, name: &str, tone: &Path, args: &[&str]) -> Cli {
+        let email = format!("{name}@demo.test");
+        let sign_in = ["agent", "--server", &self.base, "--email", &email, "--password", "demo"];
+        self.spawn_playing(name, &[&sign_in, args].concat(), tone)
+    }
+
+    /// `meetdesk-cli customer` opening `link`, playing `tone` and recording into `{name}.wav`.
+    pub fn customer(&self, name: &str, link: &str, tone: &Path, args: &[&str]) -> Cli {
+        let open = ["customer", "--server", &self.base, "--link", link];
+        self.spawn_playing(name, &[&open, args].concat(), tone)
+    }
+
+    /// Mina, the demo customer of `chat_mina`, opening her widget's resume link.
+    pub async fn mina(&self, tone: &Path, args: &[&str]) -> Cli {
+        let link = self.resume_link("chat_mina").await;
+        self.customer("mina", &link, tone, args)
+    }
+
+    /// The usual meet: bob (agent, `--answer auto`, plays 660 Hz) signs in, then mina
+    /// (customer, `--start-meet`, plays 440 Hz) presses Meet; both record. `bob_args` and
+    /// `mina_args` say what else each does. Returns (bob, mina).
+    pub async fn bob_answers_mina(&self, bob_args: &[&str], mina_args: &[&str]) -> (Cli, Cli) {
+        let (a440, a660) = (self.tone_wav(440.0), self.tone_wav(660.0));
+        let mut bob = self.agent("bob", &a660, &[&["--answer", "auto"], bob_args].concat());
+        bob.event("signed_in").await;
+        let mina = self.mina(&a440, &[&["--start-meet"], mina_args].concat()).await;
+        (bob, mina)
+    }
+
+    fn spawn_playing(&self, name: &str, args: &[&str], tone: &Path) -> Cli {
+        let rec = self.path(&format!("{name}.wav"));
+        Cli::spawn(name, &[args, &["--play", path_str(tone), "--record", path_str(&rec)]].concat())
+    }
+
     /// A WAV of a `freq` Hz sine at 0.3 peak (−10.5 dB), 2 s long (the CLI loops it).
     pub fn tone_wav(&self, freq: f32) -> PathBuf {
         self.tone_wav_at(freq, TONE_AMPLITUDE)
@@ -240,18 +276,6 @@ impl Cli {
     }
 }
 
-/// Common CLI arguments for an agent.
-pub fn agent_args(server: &TestServer, name: &str) -> Vec<String> {
-    ["agent", "--server", &server.base, "--email", &format!("{name}@demo.test"), "--password", "demo"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
-pub fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 /// Analysis window: 100 ms.
 pub const WINDOW: usize = SAMPLE_RATE as usize / 10;
 
@@ -299,6 +323,33 @@ pub fn heard_above(rec: &[f32], freq: f32, threshold_db: f32) -> Duration {
 /// The loudest window of `freq` in `rec`.
 pub fn loudest(rec: &[f32], freq: f32) -> f32 {
     tone_levels(rec, freq).into_iter().fold(f32::MIN, f32::max)
+}
+
+/// Asserts `rec` holds every tone of `hear` for at least `min` and none of `absent`.
+pub fn assert_hears(who: &str, rec: &[f32], hear: &[f32], absent: &[f32], min: Duration) {
+    let all: Vec<f32> = hear.iter().chain(absent).copied().collect();
+    let summary = describe(rec, &all);
+    eprintln!("{who}'s recording: {summary}");
+    for &f in hear {
+        assert!(heard_for(rec, f) >= min, "{who} should hear {f} Hz for {min:?}: {summary}");
+    }
+    for &f in absent {
+        let levels = tone_levels(rec, f);
+        let (at, _) =
+            levels.iter().enumerate().fold((0, f32::MIN), |b, (i, &db)| if db > b.1 { (i, db) } else { b });
+        let around: Vec<String> = (at.saturating_sub(3)..(at + 4).min(levels.len()))
+            .map(|i| {
+                let all: Vec<String> =
+                    all.iter().map(|&g| format!("{g}:{:.1}", tone_levels(rec, g)[i])).collect();
+                format!("{:.1}s {}", i as f32 / 10.0, all.join(" "))
+            })
+            .collect();
+        assert!(
+            loudest(rec, f) < ABSENT_DB,
+            "{who} should not hear {f} Hz: {summary}\naround its loudest window:\n{}",
+            around.join("\n")
+        );
+    }
 }
 
 /// A short summary of a recording for failure messages.

@@ -1,47 +1,81 @@
 //! The hot path: a participant's microphone packets to every other participant's slot.
 //!
-//! Each sender's reader (the task polling its microphone track) looks up where its packets go
-//! in an `ArcSwap` snapshot of routes — one atomic load per packet, no lock, no database — and
-//! hands each receiver a clone through that receiver's bounded queue (`try_send`: a receiver
-//! that cannot keep up loses packets, the others do not wait for it). One writer task per
-//! receiving device owns that device's slot sequencers, rewrites the headers and writes into
-//! the slot's track.
+//! One task per sender ([`read_loop`]) reads its microphone from the stack and writes each
+//! packet straight into every receiver's slot: it looks up where its packets go in an
+//! `ArcSwap` snapshot of routes (no lock, no database), rewrites the header with the
+//! receiving slot's sequencer (a mutex per receiving device, held for the rewrite only) and
+//! hands the packet to that connection's driver. No queue or task of ours in between: each
+//! forwarded packet wakes the sender's driver, this reader and the receiver's driver, nothing
+//! else. A receiver's driver queue (256 events) full holds up this sender's reader, whose own
+//! queue in the stack (256 packets, ~5 s) then drops; a driver that far behind means the node
+//! is out of CPU, which no queue of ours would fix.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use meetdesk_rtc::{rtp, ConnectionState, ServerPeer, MAX_REMOTE, OPUS_CLOCK_RATE, SAMPLES_PER_20MS};
-use tokio::sync::mpsc;
+use meetdesk_rtc::{rtp, ConnectionState, Mic, ServerPeer, MAX_REMOTE, OPUS_CLOCK_RATE, SAMPLES_PER_20MS};
 
-/// Packets queued per receiving device (≈ 0.7 s of 7 streams of 20 ms packets).
-pub const FORWARD_QUEUE: usize = 256;
-
-/// One packet on its way into a receiver's slot.
-#[derive(Debug)]
-pub struct Forward {
-    pub slot: usize,
-    /// Which sender (a media session: a new one on every fresh offer).
-    pub source: u64,
-    pub packet: rtp::Packet,
+/// A receiving device: its connection and its slots' sequencers.
+pub struct Outlet {
+    peer: Arc<ServerPeer>,
+    slots: StdMutex<Vec<SlotSequencer>>,
 }
 
-/// Where one sender's packets go: a receiver's queue and the slot it hears the sender in.
+impl std::fmt::Debug for Outlet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outlet").field("peer", &self.peer).finish()
+    }
+}
+
+impl Outlet {
+    pub fn new(peer: Arc<ServerPeer>) -> Outlet {
+        let slots = (0..MAX_REMOTE).map(|_| SlotSequencer::new(rand::random(), rand::random())).collect();
+        Outlet { peer, slots: StdMutex::new(slots) }
+    }
+
+    /// Rewrites `packet` for `slot` and writes it into the connection.
+    async fn forward(&self, slot: usize, source: u64, packet: rtp::Packet) {
+        // `disconnected` still sends: ICE missed its checks for a moment, packets may get through.
+        if !matches!(self.peer.state(), ConnectionState::Connected | ConnectionState::Disconnected) {
+            return;
+        }
+        let packet = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(seq) = slots.get_mut(slot) else { return };
+            seq.rewrite(source, packet, Instant::now())
+        };
+        if let Err(e) = self.peer.write_slot(slot, packet).await {
+            tracing::debug!(error = %e, slot, "could not forward a packet");
+        }
+    }
+}
+
+/// Where one sender's packets go: a receiving device and the slot it hears the sender in.
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub tx: mpsc::Sender<Forward>,
+    pub to: Arc<Outlet>,
     pub slot: usize,
 }
 
 pub type Routes = Arc<ArcSwap<Vec<Route>>>;
 
-/// The per-packet work of a sender's reader.
-pub fn fan_out(routes: &Routes, source: u64, packet: rtp::Packet) {
-    let routes = routes.load();
-    for route in routes.iter() {
-        // A full queue drops this packet for that receiver only; a closed one is a receiver
-        // being removed (its route goes with the next snapshot).
-        let _ = route.tx.try_send(Forward { slot: route.slot, source, packet: packet.clone() });
+/// A sender's reader: until its connection goes (or the task is aborted when it leaves).
+/// `source` names the media session (a new one on every fresh offer).
+pub async fn read_loop(mut mic: Mic, routes: Routes, source: u64) {
+    while let Some(mut packet) = mic.recv().await {
+        // Header extensions and CSRCs were negotiated on the sender's connection and are
+        // dropped on the way out anyway; dropping them here makes each clone below a
+        // reference count on the payload, not an allocation.
+        let h = &mut packet.header;
+        h.extension = false;
+        h.extensions.clear();
+        h.extensions_padding = 0;
+        h.csrc.clear();
+        let routes = routes.load_full();
+        for route in routes.iter() {
+            route.to.forward(route.slot, source, packet.clone()).await;
+        }
     }
 }
 
@@ -94,24 +128,6 @@ impl SlotSequencer {
         h.sequence_number = seq;
         h.timestamp = ts;
         packet
-    }
-}
-
-/// A receiving device's writer: until its queue closes (the device left or the meet ended).
-pub async fn write_loop(peer: Arc<ServerPeer>, mut rx: mpsc::Receiver<Forward>) {
-    let mut slots: Vec<SlotSequencer> =
-        (0..MAX_REMOTE).map(|_| SlotSequencer::new(rand::random(), rand::random())).collect();
-    let state = peer.peer().watch_state();
-    while let Some(f) = rx.recv().await {
-        // `disconnected` still sends: ICE missed its checks for a moment, packets may get through.
-        if !matches!(*state.borrow(), ConnectionState::Connected | ConnectionState::Disconnected) {
-            continue;
-        }
-        let Some(seq) = slots.get_mut(f.slot) else { continue };
-        let packet = seq.rewrite(f.source, f.packet, Instant::now());
-        if let Err(e) = peer.write_slot(f.slot, packet).await {
-            tracing::debug!(error = %e, slot = f.slot, "could not forward a packet");
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! event). Nothing is decoded or mixed.
 //!
 //! State per meet sits behind that meet's own lock, taken only when someone's media joins or
-//! leaves; the packet path reads an `ArcSwap` snapshot ([`forward::fan_out`]). Participants'
+//! leaves; the packet path reads an `ArcSwap` snapshot ([`forward::read_loop`]). Participants'
 //! connections close when they leave the meet or it ends ([`MediaRouter::after_transition`],
 //! called by `meeting` after the change commits) — and, for changes made on another node (a
 //! hang-up sent elsewhere, the deadline sweeper), within [`RECONCILE_EVERY`] by
@@ -28,7 +28,6 @@ use meetdesk_meet::{Effect, Party, Phase};
 use meetdesk_protocol::{self as p, EventBody};
 use meetdesk_rtc::{IceServer, PeerConfig, RtcError, ServerPeer, MAX_PARTICIPANTS, MAX_REMOTE};
 use meetdesk_store::meets::{self, StoredMeet};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::Principal;
@@ -37,7 +36,7 @@ use crate::hub::{publish, Audience};
 use crate::meeting;
 use crate::state::AppState;
 use crate::views;
-use forward::{Route, Routes, FORWARD_QUEUE};
+use forward::{Outlet, Route, Routes};
 
 /// How often each node compares its media sessions with the meets in the database.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
@@ -81,21 +80,20 @@ struct Member {
     peer: Arc<ServerPeer>,
     /// Where this member's microphone goes (read by its reader on every packet).
     routes: Routes,
-    /// This member's writer queue (other members' routes point here).
-    out: mpsc::Sender<Forward>,
-    writer: JoinHandle<()>,
+    /// This member as a receiver (other members' routes point here).
+    outlet: Arc<Outlet>,
+    /// Reads this member's microphone and writes it into the others' slots.
+    reader: JoinHandle<()>,
     /// `slots[k]`: whose stream this member hears in slot `k`.
     slots: [Option<Party>; MAX_REMOTE],
 }
-
-use forward::Forward;
 
 impl Member {
     /// Stops forwarding to and from this member and closes its connection (in the background:
     /// closing waits up to 100 ms for the driver).
     fn close(self) {
         self.routes.store(Arc::new(Vec::new()));
-        self.writer.abort();
+        self.reader.abort();
         let peer = self.peer;
         tokio::spawn(async move {
             if let Err(e) = peer.close().await {
@@ -125,7 +123,7 @@ fn rewire(members: &[Member]) {
             .filter(|r| r.party != sender.party)
             .filter_map(|r| {
                 let slot = r.slots.iter().position(|s| s.as_ref() == Some(&sender.party))?;
-                Some(Route { tx: r.out.clone(), slot })
+                Some(Route { to: Arc::clone(&r.outlet), slot })
             })
             .collect();
         sender.routes.store(Arc::new(routes));
@@ -300,14 +298,8 @@ impl MediaRouter {
 
         let routes: Routes = Arc::new(ArcSwap::from_pointee(Vec::new()));
         let source = self.next_source.fetch_add(1, Ordering::Relaxed);
-        let reader_routes = Arc::clone(&routes);
-        let peer = ServerPeer::new(
-            &self.settings.peer,
-            Box::new(move |packet| forward::fan_out(&reader_routes, source, packet)),
-        )
-        .await;
-        let peer = match peer {
-            Ok(peer) => Arc::new(peer),
+        let (peer, mic) = match ServerPeer::with_mic(&self.settings.peer).await {
+            Ok((peer, mic)) => (Arc::new(peer), mic),
             Err(e) => {
                 self.forget_if_empty(meet_id, meet, members);
                 return Err(AppError::Internal(anyhow::Error::new(e).context("creating a media connection")));
@@ -321,16 +313,16 @@ impl MediaRouter {
                 return Err(offer_error(e));
             }
         };
-        let (out, rx) = mpsc::channel(FORWARD_QUEUE);
-        let writer = tokio::spawn(forward::write_loop(Arc::clone(&peer), rx));
+        let outlet = Arc::new(Outlet::new(Arc::clone(&peer)));
+        let reader = tokio::spawn(forward::read_loop(mic, Arc::clone(&routes), source));
         let mut member = Member {
             party: party.clone(),
             view,
             device_id: device_id.clone(),
             peer,
             routes,
-            out,
-            writer,
+            outlet,
+            reader,
             slots: Default::default(),
         };
         // Everyone hears the newcomer in their first free slot, and the newcomer hears
@@ -411,34 +403,39 @@ impl MediaRouter {
 
     /// Compares this node's media with the database: drops connections of participants who
     /// are no longer present (changes made on another node, deadlines) and of meets that
-    /// ended.
+    /// ended. One query for all of this node's meets, on a read connection (never the writer).
     pub async fn reconcile_once(&self, state: &AppState) {
+        // The meets held before the query: each was going on when its media started, so one
+        // the query does not return has ended since.
         let meets: Vec<(String, Arc<MeetMedia>)> = {
             let map = self.meets.lock().unwrap_or_else(|e| e.into_inner());
             map.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect()
         };
+        if meets.is_empty() {
+            return;
+        }
+        let ongoing = match state.store.read_conn().await {
+            Ok(mut db) => meets::ongoing_on_node(&mut db, &state.node_id).await,
+            Err(e) => Err(e),
+        };
+        let mut ongoing: HashMap<String, StoredMeet> = match ongoing {
+            Ok(found) => found.into_iter().map(|s| (s.meet.id.as_str().to_owned(), s)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "media reconcile could not read this node's meets");
+                return;
+            }
+        };
         for (meet_id, meet) in meets {
-            let stored = match state.store.conn().await {
-                Ok(mut db) => meets::get(&mut db, &meet_id).await,
-                Err(e) => Err(e),
-            };
-            let stored = match stored {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "media reconcile could not read the meet");
-                    continue;
-                }
-            };
             let mut members = meet.members.lock().await;
-            match stored {
-                Some(s) if s.meet.phase != Phase::Ended => {
+            match ongoing.remove(&meet_id) {
+                Some(s) => {
                     // A connection that failed stays: the device may restart ICE on it.
                     let present = |m: &Member| {
                         s.meet.present().any(|p| p.party == m.party && p.device.0 == m.device_id)
                     };
                     self.remove(state, &meet_id, &meet, &mut members, |m| !present(m)).await;
                 }
-                _ => {
+                None => {
                     for m in members.drain(..) {
                         m.close();
                     }
@@ -454,7 +451,7 @@ impl MediaRouter {
             self.meets.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, v)| v).collect();
         for meet in meets {
             for m in meet.members.lock().await.drain(..) {
-                m.writer.abort();
+                m.reader.abort();
                 let _ = m.peer.close().await;
             }
         }
@@ -491,7 +488,7 @@ async fn participant(
     who: &Principal,
     meet_id: &str,
 ) -> AppResult<(StoredMeet, p::PartyView)> {
-    let mut db = state.store.conn().await?;
+    let mut db = state.store.read_conn().await?;
     let stored = meets::get(&mut db, meet_id).await?.ok_or_else(|| AppError::not_found("meet"))?;
     if !meeting::can_see(&mut db, who, &stored).await? {
         return Err(AppError::not_found("meet"));

@@ -1,0 +1,42 @@
+//! The Tauri commands: thin, each one a call into [`Desktop`]. Names and types come from the
+//! [`Command`] markers in `types.rs`, which also generate the TypeScript side.
+
+use std::sync::Arc;
+
+use tauri::State;
+
+use crate::desktop::Desktop;
+use crate::types::*;
+
+type Out<C> = Result<<C as Command>::Output, CommandError>;
+
+#[tauri::command]
+pub async fn get_session(desktop: State<'_, Arc<Desktop>>) -> Out<GetSession> {
+    Ok(desktop.state().await)
+}
+
+#[tauri::command]
+pub async fn sign_in(desktop: State<'_, Arc<Desktop>>, args: <SignIn as Command>::Args) -> Out<SignIn> {
+    desktop.sign_in(&args.server, &args.email, &args.password).await
+}
+
+#[tauri::command]
+pub async fn sign_out(desktop: State<'_, Arc<Desktop>>) -> Out<SignOut> {
+    desktop.sign_out().await
+}
+
+#[tauri::command]
+pub async fn list_chats(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <ListChats as Command>::Args,
+) -> Out<ListChats> {
+    desktop.list_chats(args.filter).await
+}
+
+#[tauri::command]
+pub async fn chat_messages(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <ChatMessages as Command>::Args,
+) -> Out<ChatMessages> {
+    desktop.chat_messages(&args.chat_id).await
+}

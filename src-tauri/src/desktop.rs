@@ -1,0 +1,288 @@
+//! The app's controller: the session (sign-in, the keychain, start signed in, sign-out), the
+//! event socket it keeps for a signed-in session, and the inbox's reads. Tauri commands only
+//! call into it; what the UI must hear goes out through [`Emit`].
+
+use std::sync::Arc;
+
+use meetdesk_protocol::{ChatView, Event, EventBody, Me, MessageView, SessionResponse, SignInRequest};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::api::{self, Api};
+use crate::events::{self, SocketMsg};
+use crate::keychain::{Saved, SessionStore};
+use crate::types::{ChatFilter, CommandError, Connection, SessionState};
+
+/// How the controller reaches the UI (Tauri's event system in the app).
+pub trait Emit: Send + Sync + 'static {
+    fn session_changed(&self, state: &SessionState);
+    fn server_event(&self, event: &Event);
+}
+
+pub struct Desktop {
+    store: Arc<dyn SessionStore>,
+    emit: Arc<dyn Emit>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: SessionState,
+    api: Option<Api>,
+    /// The event socket and its forwarder; aborted on sign-out.
+    tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
+    /// Bumped on every sign-in and sign-out so a task of an older session changes nothing.
+    generation: u64,
+}
+
+const DEVICE_NAME: &str = "meetdesk desktop";
+
+impl Desktop {
+    pub fn new(store: Arc<dyn SessionStore>, emit: Arc<dyn Emit>) -> Arc<Desktop> {
+        Arc::new(Desktop {
+            store,
+            emit,
+            inner: Mutex::new(Inner {
+                state: SessionState::Starting { server: None, error: None },
+                api: None,
+                tasks: Vec::new(),
+                generation: 0,
+            }),
+        })
+    }
+
+    pub async fn state(&self) -> SessionState {
+        self.inner.lock().await.state.clone()
+    }
+
+    /// At start: a saved session whose server still accepts it signs in; one the server
+    /// refuses is cleared; an unreachable server is retried with backoff.
+    pub async fn restore(self: Arc<Self>) {
+        let store = self.store.clone();
+        let saved = match blocking(move || store.load()).await {
+            Ok(Ok(saved)) => saved,
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(error = %e, "no session read from the keychain");
+                self.set_if(0, SessionState::SignedOut { server: None, notice: Some(e.to_string()) }).await;
+                return;
+            }
+        };
+        let Some(saved) = saved else {
+            self.set_if(0, SessionState::SignedOut { server: None, notice: None }).await;
+            return;
+        };
+        let mut backoff = std::time::Duration::from_millis(500);
+        loop {
+            let api = match Api::new(&saved.server) {
+                Ok(api) => api.with_token(&saved.token),
+                Err(e) => {
+                    self.set_if(0, SessionState::SignedOut { server: None, notice: Some(e.to_string()) })
+                        .await;
+                    return;
+                }
+            };
+            match api.get::<Me>("/api/me").await {
+                Ok(me) => {
+                    let mut inner = self.inner.lock().await;
+                    if inner.generation != 0 {
+                        return; // the agent signed in or out meanwhile
+                    }
+                    self.start_session(&mut inner, api, me, saved.device_id.clone());
+                    return;
+                }
+                Err(e) if e.is_unauthorized() => {
+                    tracing::info!("the saved session was refused by its server; cleared");
+                    let store = self.store.clone();
+                    let _ = blocking(move || store.clear()).await;
+                    let notice = Some("Your session has ended. Please sign in again.".to_owned());
+                    self.set_if(0, SessionState::SignedOut { server: Some(saved.server.clone()), notice })
+                        .await;
+                    return;
+                }
+                Err(e) => {
+                    let state = SessionState::Starting {
+                        server: Some(saved.server.clone()),
+                        error: Some(e.to_string()),
+                    };
+                    if !self.set_if(0, state).await {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(15));
+                }
+            }
+        }
+    }
+
+    pub async fn sign_in(
+        self: &Arc<Self>,
+        server: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<SessionState, CommandError> {
+        let server = api::normalize_server_url(server).map_err(|m| CommandError::new("bad_input", m))?;
+        if email.trim().is_empty() || password.is_empty() {
+            return Err(CommandError::new("bad_input", "Enter your e-mail and password."));
+        }
+        let anon = Api::new(&server)?;
+        let body = SignInRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            device_name: Some(DEVICE_NAME.to_owned()),
+        };
+        let session: SessionResponse = anon.post("/api/auth/sign-in", &body).await?;
+        let api = anon.with_token(&session.token);
+        let me: Me = api.get("/api/me").await?;
+        let saved = Saved {
+            server: server.clone(),
+            token: session.token.clone(),
+            device_id: session.device_id.clone(),
+        };
+        let store = self.store.clone();
+        if let Err(e) = blocking(move || store.save(&saved)).await.and_then(|r| r) {
+            // Without the keychain the session could not survive a restart, and a plain file
+            // is not an option: give the session back to the server and say why.
+            let _ = api.post::<()>("/api/auth/sign-out", &()).await;
+            return Err(e.into());
+        }
+        let mut inner = self.inner.lock().await;
+        self.stop_session(&mut inner);
+        self.start_session(&mut inner, api, me, session.device_id);
+        Ok(inner.state.clone())
+    }
+
+    pub async fn sign_out(self: &Arc<Self>) -> Result<SessionState, CommandError> {
+        let (api, server) = {
+            let mut inner = self.inner.lock().await;
+            let api = inner.api.take();
+            self.stop_session(&mut inner);
+            let server = api.as_ref().map(|a| a.base().to_owned());
+            self.set(&mut inner, SessionState::SignedOut { server: server.clone(), notice: None });
+            (api, server)
+        };
+        let store = self.store.clone();
+        let cleared = blocking(move || store.clear()).await.and_then(|r| r);
+        if let Some(api) = api {
+            // Best effort: an unreachable server's session expires on its own; the token is
+            // gone from this machine either way.
+            if let Err(e) = api.post::<()>("/api/auth/sign-out", &()).await {
+                tracing::info!(error = %e, "sign-out not confirmed by the server");
+            }
+        }
+        cleared?;
+        Ok(SessionState::SignedOut { server, notice: None })
+    }
+
+    pub async fn list_chats(&self, filter: ChatFilter) -> Result<Vec<ChatView>, CommandError> {
+        let api = self.api().await?;
+        Ok(api.get(&format!("/api/chats?filter={}", filter.as_str())).await?)
+    }
+
+    pub async fn chat_messages(&self, chat_id: &str) -> Result<Vec<MessageView>, CommandError> {
+        if chat_id.is_empty() || !chat_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(CommandError::new("bad_input", "No such chat."));
+        }
+        let api = self.api().await?;
+        Ok(api.get(&format!("/api/chats/{chat_id}/messages")).await?)
+    }
+
+    async fn api(&self) -> Result<Api, CommandError> {
+        self.inner.lock().await.api.clone().ok_or_else(|| CommandError::new("signed_out", "Not signed in."))
+    }
+
+    fn set(&self, inner: &mut Inner, state: SessionState) {
+        inner.state = state;
+        self.emit.session_changed(&inner.state);
+    }
+
+    /// Sets the state unless another session began since `generation`; false if it did.
+    async fn set_if(&self, generation: u64, state: SessionState) -> bool {
+        let mut inner = self.inner.lock().await;
+        if inner.generation != generation {
+            return false;
+        }
+        self.set(&mut inner, state);
+        true
+    }
+
+    fn stop_session(&self, inner: &mut Inner) {
+        inner.generation += 1;
+        for task in inner.tasks.drain(..) {
+            task.abort();
+        }
+    }
+
+    fn start_session(self: &Arc<Self>, inner: &mut Inner, api: Api, me: Me, device_id: String) {
+        inner.generation += 1;
+        let generation = inner.generation;
+        let token = api.token().unwrap_or_default().to_owned();
+        let (tx, rx) = mpsc::unbounded_channel();
+        inner.tasks.push(tauri::async_runtime::spawn(events::run(api.base().to_owned(), token, tx)));
+        inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(generation, rx)));
+        let state = SessionState::SignedIn {
+            server: api.base().to_owned(),
+            agent: me.agent,
+            channel: me.channel,
+            device_id,
+            connection: Connection::Connecting,
+        };
+        inner.api = Some(api);
+        self.set(inner, state);
+    }
+
+    /// Hands the socket's events to the UI and keeps `connection` true.
+    async fn forward(self: Arc<Self>, generation: u64, mut rx: mpsc::UnboundedReceiver<SocketMsg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                SocketMsg::Open => {}
+                SocketMsg::Event(event) => {
+                    if matches!(event.body, EventBody::Hello { .. }) {
+                        self.set_connection(generation, Connection::Online).await;
+                    }
+                    self.emit.server_event(&event);
+                }
+                SocketMsg::Reconnecting { why } => {
+                    tracing::info!(%why, "event socket dropped; reconnecting");
+                    self.set_connection(generation, Connection::Offline).await;
+                }
+                SocketMsg::Refused => {
+                    let mut inner = self.inner.lock().await;
+                    if inner.generation != generation {
+                        return;
+                    }
+                    let server = inner.api.take().map(|a| a.base().to_owned());
+                    self.stop_session(&mut inner);
+                    let notice = Some("Your session has ended. Please sign in again.".to_owned());
+                    self.set(&mut inner, SessionState::SignedOut { server, notice });
+                    drop(inner);
+                    let store = self.store.clone();
+                    let _ = blocking(move || store.clear()).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn set_connection(&self, generation: u64, to: Connection) {
+        let mut inner = self.inner.lock().await;
+        if inner.generation != generation {
+            return;
+        }
+        if let SessionState::SignedIn { connection, .. } = &inner.state {
+            if *connection != to {
+                let mut state = inner.state.clone();
+                if let SessionState::SignedIn { connection, .. } = &mut state {
+                    *connection = to;
+                }
+                self.set(&mut inner, state);
+            }
+        }
+    }
+}
+
+/// Runs blocking keychain work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::keychain::KeychainError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| crate::keychain::KeychainError::new(format!("keychain task failed: {e}")))
+}
