@@ -14,7 +14,7 @@ use webrtc::peer_connection::RTCSessionDescription;
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
 
 use crate::peer::{opus_payload_type, slot_track, Peer, TrackStream};
-use crate::{rtp, ConnectionState, PeerConfig, Result, RtcError, MAX_REMOTE, OPUS_PAYLOAD_TYPE};
+use crate::{rtp, ConnectionState, PeerConfig, Result, MAX_REMOTE, OPUS_PAYLOAD_TYPE};
 
 /// Packets queued per client before the oldest unread are dropped (≈ 20 s of one stream).
 const RECEIVED_QUEUE: usize = 1024;
@@ -53,18 +53,7 @@ impl ClientPeer {
         let (peer, tracks) = Peer::new(config).await?;
         let ssrc = rand::random::<u32>();
         let mic = slot_track("meetdesk-mic", "mic", ssrc);
-        let mic_transceiver = peer
-            .pc()
-            .add_transceiver_from_track(
-                Arc::clone(&mic) as Arc<dyn TrackLocal>,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendrecv,
-                    streams: vec![],
-                    send_encodings: vec![],
-                }),
-            )
-            .await?;
-        let mic_sender = mic_transceiver.sender().await?.ok_or(RtcError::NoSender)?;
+        let mic_sender = peer.add_sending_track(&mic, RTCRtpTransceiverDirection::Sendrecv).await?;
         let mut slot_ids = Vec::with_capacity(MAX_REMOTE);
         for _ in 0..MAX_REMOTE {
             let t = peer

@@ -14,13 +14,14 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
     PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer,
     RTCIceTransportPolicy, RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
 };
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
 
 use crate::{
     ConnectionState, PeerConfig, PortRange, Result, RtcError, SelectedPair, GATHER_TIMEOUT,
@@ -181,6 +182,19 @@ impl Peer {
     /// The underlying connection (transceivers, senders, stats).
     pub fn pc(&self) -> &Arc<dyn PeerConnection> {
         &self.pc
+    }
+
+    /// Adds a transceiver that sends `track` (`direction`: sendrecv or sendonly) and returns
+    /// its sender.
+    pub async fn add_sending_track(
+        &self,
+        track: &Arc<TrackLocalStaticRTP>,
+        direction: RTCRtpTransceiverDirection,
+    ) -> Result<Arc<dyn RtpSender>> {
+        let init = RTCRtpTransceiverInit { direction, streams: vec![], send_encodings: vec![] };
+        let transceiver =
+            self.pc.add_transceiver_from_track(Arc::clone(track) as Arc<dyn TrackLocal>, Some(init)).await?;
+        transceiver.sender().await?.ok_or(RtcError::NoSender)
     }
 
     /// Applies a local description and waits until ICE gathering completes, so that the

@@ -121,18 +121,7 @@ impl ServerPeer {
         for i in 0..MAX_REMOTE {
             let ssrc = rand::random::<u32>();
             let track = slot_track("meetdesk", &format!("slot-{i}"), ssrc);
-            let transceiver = peer
-                .pc()
-                .add_transceiver_from_track(
-                    Arc::clone(&track) as Arc<dyn TrackLocal>,
-                    Some(RTCRtpTransceiverInit {
-                        direction: RTCRtpTransceiverDirection::Sendonly,
-                        streams: vec![],
-                        send_encodings: vec![],
-                    }),
-                )
-                .await?;
-            let sender = transceiver.sender().await?.ok_or(RtcError::NoSender)?;
+            let sender = peer.add_sending_track(&track, RTCRtpTransceiverDirection::Sendonly).await?;
             slots.push(Slot { track, sender, ssrc, payload_type: AtomicU8::new(0) });
         }
         let mic = Mic { tracks, mic: mic.id(), current: None };
