@@ -17,13 +17,25 @@ case "$(uname -s)" in
 esac
 
 cargo build -p meetdesk-server --bins
+# The customer widget the server serves at /widget/ and /demo (Node 20.19+).
+if command -v npm >/dev/null; then
+  want=$(sha256sum widget/package-lock.json | cut -d' ' -f1)
+  stamp=widget/node_modules/.meetdesk-lock.sha256
+  if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+    (cd widget && npm ci --no-audit --no-fund) && echo "$want" >"$stamp"
+  fi
+  (cd widget && npm run --silent build >/dev/null)
+else
+  echo "npm not found: the customer widget (/demo, /widget/) is not built; install Node 20.19+ for it" >&2
+fi
 BASE=http://$LISTEN
 cat <<INFO
 
 meetdesk demo server on $BASE
   health check:  $BASE/healthz
   API (OpenAPI): $BASE/api/openapi.json
-  demo page:     $BASE/api/demo
+  demo shop:     $BASE/demo          (a page with the customer widget; a new visitor)
+  demo customers: $BASE/api/demo     (each customer's chat link opens /demo as them)
   sign in as:    alice@demo.test (admin), bob@demo.test, carol@demo.test, dave@demo.test
                  password: demo
   database:      $DB (SQLite; delete it to start over)

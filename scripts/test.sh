@@ -126,14 +126,15 @@ missing=()
 # libasound2-dev: cpal's ALSA backend. pulseaudio, pulseaudio-utils, libasound2-plugins: the
 # real-device audio test (null sink + virtual source; ALSA default routed to PulseAudio).
 # coturn: the TURN tests (each starts its own turnserver on 127.0.0.1).
-# curl: the schemathesis stage. chromium: the browser stage (Playwright drives Debian's).
+# curl: the schemathesis stage. chromium: the browser stage (Playwright drives Debian's);
+# sqlite3: the browser stage reads the link signing key to sign a link for a meet that does not exist.
 # The desktop app (Tauri 2: WebKitGTK, GTK, tray, SVG icons) to build it in every stage; to drive
 # it in the desktop stage: Xvfb, WebKitWebDriver, a D-Bus session, gnome-keyring + secret-tool,
 # ImageMagick (`import`: screenshots of the virtual display).
 if [[ -z ${MEETDESK_PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
-for pkg in pkg-config libssl-dev cmake curl libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium \
+for pkg in pkg-config libssl-dev cmake curl sqlite3 libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
   xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools imagemagick; do
   have_pkg "$pkg" || missing+=("$pkg")
@@ -230,6 +231,8 @@ if wanted browser; then
   npm_ci "$ROOT/widget"
   npm_ci "$ROOT/tests/browser"
   (cd widget && npm run build) 2>&1 | tee "$OUT/widget-build.log"
+  # The widget UI's pure rules (Vitest).
+  (cd widget && npm test) 2>&1 | tee "$OUT/widget-unit.log"
   cargo build -p meetdesk-server -p meetdesk-cli --bins 2>&1 | tee "$OUT/browser-build.log"
   mkdir -p "$OUT/browser"
   # Playwright's own report: one line per test, then "N passed".

@@ -10,10 +10,14 @@ import type {
   MediaAnswer,
   MediaConfigView,
   MediaOfferRequest,
+  MessageView,
   MeetView,
   OpenLinkRequest,
+  PostMessageRequest,
+  MeetLinkStatus,
   ResumeRequest,
   StartMeetRequest,
+  VisitorRequest,
 } from "./bindings";
 
 /** A refused or failed request: `status` 0 and code `network` when the server was not reached. */
@@ -93,6 +97,12 @@ export class Api {
 
   // ---- customer sessions -------------------------------------------------------------------
 
+  /** A new visitor of the channel whose widget key this is: a customer, a chat with the team, a session. */
+  visitor(channelKey: string, name?: string): Promise<CustomerSessionResponse> {
+    const req: VisitorRequest = { channel_key: channelKey, name: name ?? null };
+    return this.post("/api/widget/visitors", req);
+  }
+
   /** Resumes a customer's chats from the token of a signed resume link. */
   resume(token: string): Promise<CustomerSessionResponse> {
     const req: ResumeRequest = { token };
@@ -105,6 +115,12 @@ export class Api {
     return this.post(`/api/meets/${encodeURIComponent(meetId)}/open-link`, req);
   }
 
+  /** What a meet link would open, without using it (the meet page's first look). */
+  linkStatus(meetId: string, token: string): Promise<MeetLinkStatus> {
+    const req: OpenLinkRequest = { token };
+    return this.post(`/api/meets/${encodeURIComponent(meetId)}/link-status`, req);
+  }
+
   /** `--demo` servers only. */
   demoDirectory(): Promise<DemoDirectory> {
     return this.get("/api/demo");
@@ -114,6 +130,20 @@ export class Api {
 
   chat(id: string): Promise<ChatView> {
     return this.get(`/api/chats/${encodeURIComponent(id)}`);
+  }
+
+  /** The chats this session sees (a customer: their own). */
+  chats(): Promise<ChatView[]> {
+    return this.get("/api/chats");
+  }
+
+  messages(chatId: string): Promise<MessageView[]> {
+    return this.get(`/api/chats/${encodeURIComponent(chatId)}/messages`);
+  }
+
+  postMessage(chatId: string, body: string): Promise<MessageView> {
+    const req: PostMessageRequest = { body };
+    return this.post(`/api/chats/${encodeURIComponent(chatId)}/messages`, req);
   }
 
   // ---- meets -------------------------------------------------------------------------------

@@ -53,6 +53,14 @@ class Emitter<T> {
   }
 }
 
+/** A customer session as a browser keeps it (localStorage) between visits. */
+export interface StoredSession {
+  token: string;
+  device_id: string;
+  expires_at: number;
+  customer: CustomerView;
+}
+
 export interface SessionOptions {
   /** The API's origin (default: the link's). */
   base?: string;
@@ -63,6 +71,7 @@ export interface SessionOptions {
 export class CustomerSession {
   readonly api: Api;
   readonly deviceId: string;
+  readonly expiresAt: number;
   readonly customer: CustomerView;
   readonly chats = new Map<string, ChatView>();
   /** Set when the session was opened from a meet link (it reaches that meet only). */
@@ -82,6 +91,7 @@ export class CustomerSession {
   private constructor(api: Api, res: CustomerSessionResponse, opts: SessionOptions) {
     this.api = api.withToken(res.token);
     this.deviceId = res.device_id;
+    this.expiresAt = res.expires_at;
     this.customer = res.customer;
     this.linkedMeet = res.meet;
     this.log = opts.log ?? (() => {});
@@ -108,6 +118,33 @@ export class CustomerSession {
     this.socket.start();
   }
 
+  /** A new visitor of the channel with this widget key: a new customer and chat. */
+  static async visitor(base: string, channelKey: string, opts: SessionOptions = {}): Promise<CustomerSession> {
+    const api = new Api(base);
+    return new CustomerSession(api, await api.visitor(channelKey), opts);
+  }
+
+  /**
+   * Picks up a session kept by this browser (`stored()`); a 401 `ApiError` once it expired or
+   * was revoked. `meetId`: a meet link's session (it reaches that meet only).
+   */
+  static async restore(
+    base: string,
+    stored: StoredSession,
+    opts: SessionOptions & { meetId?: string } = {},
+  ): Promise<CustomerSession> {
+    const api = new Api(base, stored.token);
+    const res: CustomerSessionResponse = {
+      token: stored.token,
+      device_id: stored.device_id,
+      expires_at: stored.expires_at,
+      customer: stored.customer,
+      chats: opts.meetId ? [] : await api.chats(),
+      meet: opts.meetId ? await api.meet(opts.meetId) : null,
+    };
+    return new CustomerSession(api, res, opts);
+  }
+
   /** Resumes a customer's chats from a signed resume link (`…?resume=TOKEN`). */
   static async resume(link: string, opts: SessionOptions = {}): Promise<CustomerSession> {
     const { base, token } = parseResumeLink(link);
@@ -120,6 +157,11 @@ export class CustomerSession {
     const { base, meetId, token } = parseMeetLink(link);
     const api = new Api(opts.base ?? base);
     return new CustomerSession(api, await api.openLink(meetId, token), opts);
+  }
+
+  /** What a browser keeps to pick this session up again (`restore`). */
+  stored(): StoredSession {
+    return { token: this.api.token ?? "", device_id: this.deviceId, expires_at: this.expiresAt, customer: this.customer };
   }
 
   /** The newest view held of a meet. */
@@ -157,6 +199,10 @@ export class CustomerSession {
         break;
       case "ring_stopped":
         this.ringStopped.emit({ meetId: e.meet_id, reason: e.reason });
+        break;
+      case "settings_updated":
+        // The Meet button's rule depends on the channel's settings: read the chats again.
+        void this.resync();
         break;
       case "resync":
         void this.resync();

@@ -381,6 +381,16 @@ pub struct OpenLinkRequest {
     pub token: String,
 }
 
+/// `POST /api/meets/{id}/link-status`: what opening a meet link would do, without opening it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
+pub struct MeetLinkStatus {
+    pub meet_id: String,
+    /// The calling agent's display name ("" if none).
+    pub caller_name: String,
+    /// When the link stops working.
+    pub expires_at: i64,
+}
+
 /// `POST /api/meets/{id}/media`: a participant device's WebRTC offer. Non-trickle: the SDP
 /// carries its ICE candidates. Layout: 1 audio m-line sending the microphone, then 7 `recvonly`
 /// audio m-lines (the receive slots, see `media_slots`), Opus.

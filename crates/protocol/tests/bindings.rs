@@ -48,7 +48,7 @@ fn generate() -> BTreeMap<String, String> {
         UpdateChatRequest, AssignRequest, AuthorKind, Author, MessageView, PostMessageRequest,
         RoomKind, RoomView, Media, MeetTarget, StartMeetRequest, InviteRequest, ScopeKind,
         MeetScopeView, MeetState, PartyKind, PartyView, ParticipantView, RingStatus, RingView,
-        MeetView, VisitorRequest, ResumeRequest, CustomerSessionResponse, OpenLinkRequest,
+        MeetView, VisitorRequest, ResumeRequest, CustomerSessionResponse, OpenLinkRequest, MeetLinkStatus,
         MediaOfferRequest, MediaAnswer, MediaSlot, IceServerView, MediaConfigView, Health,
         DemoDirectory, DemoAgent, DemoCustomer, Event, RingStopReason, EventBody,
     );

@@ -95,9 +95,11 @@ impl Principal {
     }
 }
 
-/// Resolves a bearer token to a principal, checking expiry and revocation.
+/// Resolves a bearer token to a principal, checking expiry and revocation. Every request does
+/// this, so it reads on a reader connection (SQLite: beside the one writer, never queued
+/// behind it).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<(Principal, Session), AppError> {
-    let mut db = state.store.conn().await?;
+    let mut db = state.store.read_conn().await?;
     let session = accounts::session_by_token_hash(&mut db, &token_hash(token))
         .await?
         .ok_or_else(|| AppError::unauthorized("invalid_token", "The session token is not valid."))?;

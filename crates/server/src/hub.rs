@@ -246,7 +246,8 @@ impl Hub {
             self.wake.notified().await;
             loop {
                 let after = self.dispatched();
-                let batch = match store.conn().await {
+                // A reader connection: the dispatcher never waits behind (or holds up) writes.
+                let batch = match store.read_conn().await {
                     Ok(mut db) => events::after(&mut db, after, 1000).await,
                     Err(e) => Err(e),
                 };

@@ -107,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  API docs: {url}/api/openapi.json");
     if args.demo {
         println!("  demo:     {url}/api/demo  (agents alice|bob|carol|dave@demo.test, password \"demo\")");
+        println!("  shop:     {url}/demo  (a page with the customer widget)");
     }
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -145,17 +145,35 @@ export class Cli extends Proc {
   }
 }
 
-/** meetdesk-server --demo on 127.0.0.1 (port chosen by the OS), a fresh SQLite file, the built widget. */
-export async function startServer(dir: string, name = "server"): Promise<{ proc: Proc; url: string }> {
-  const proc = new Proc(name, binary("meetdesk-server"), [
-    "--listen",
-    "127.0.0.1:0",
-    "--database",
-    `sqlite://${join(dir, "meetdesk.db")}?mode=rwc`,
-    "--demo",
-    "--widget-dir",
-    join(ROOT, "widget/dist"),
-  ]);
+export type ServerOptions = {
+  /** Extra environment, e.g. `MEETDESK_TEST_TIME_OFFSET_MS` to start a node "later". */
+  env?: Record<string, string>;
+};
+
+/**
+ * meetdesk-server --demo on 127.0.0.1 (port chosen by the OS), the SQLite file `dir`/meetdesk.db
+ * (created on first start; starting again with the same `dir` reuses it, as a restart would),
+ * the built widget.
+ */
+export async function startServer(
+  dir: string,
+  name = "server",
+  options: ServerOptions = {},
+): Promise<{ proc: Proc; url: string }> {
+  const proc = new Proc(
+    name,
+    binary("meetdesk-server"),
+    [
+      "--listen",
+      "127.0.0.1:0",
+      "--database",
+      `sqlite://${join(dir, "meetdesk.db")}?mode=rwc`,
+      "--demo",
+      "--widget-dir",
+      join(ROOT, "widget/dist"),
+    ],
+    options.env ?? {},
+  );
   const line = await proc.waitForLine("\"listening on\" line", (l) => l.includes("listening on http://"), 60_000);
   const url = /listening on (http:\/\/\S+)/.exec(line)![1]!;
   return { proc, url };

@@ -29,6 +29,7 @@ export type { MediaConfigView } from "./MediaConfigView";
 export type { MediaOfferRequest } from "./MediaOfferRequest";
 export type { MediaSlot } from "./MediaSlot";
 export type { MeetButton } from "./MeetButton";
+export type { MeetLinkStatus } from "./MeetLinkStatus";
 export type { MeetScopeView } from "./MeetScopeView";
 export type { MeetState } from "./MeetState";
 export type { MeetTarget } from "./MeetTarget";

@@ -126,7 +126,7 @@ async fn replay(
     socket: &mut WebSocket,
 ) -> bool {
     if resuming {
-        let oldest = match state.store.conn().await {
+        let oldest = match state.store.read_conn().await {
             Ok(mut db) => events::min_id(&mut db).await.unwrap_or(0),
             Err(_) => 0,
         };
@@ -140,7 +140,7 @@ async fn replay(
         }
     }
     loop {
-        let batch = match state.store.conn().await {
+        let batch = match state.store.read_conn().await {
             Ok(mut db) => events::after(&mut db, *last, 500).await,
             Err(e) => Err(e),
         };

@@ -1,10 +1,12 @@
-//! Meets: start (P2–P5), answer, decline, join, hang up, invite (P6), and open a meet link.
+//! Meets: start (P2–P5), answer, decline, join, hang up, invite (P6), and open a meet link
+//! (or ask what opening it would do).
 
 use axum::extract::State;
-use meetdesk_meet::{CustomerId, DeviceId, Input};
+use meetdesk_meet::{CustomerId, DeviceId, Input, Party};
 use meetdesk_protocol as p;
 use meetdesk_store::accounts::{self, Session};
-use meetdesk_store::meets;
+use meetdesk_store::chats::{self, Customer};
+use meetdesk_store::meets::{self, StoredMeet};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invite))
         .routes(routes!(media_failed))
         .routes(routes!(open_link))
+        .routes(routes!(link_status))
 }
 
 /// Starts a meet. Refusals answer with the rule's reason code (`meets_disabled`,
@@ -108,35 +111,15 @@ async fn invite(
 /// a session that reaches that meet only.
 #[utoipa::path(post, path = "/api/meets/{id}/open-link", params(("id" = String, Path)), request_body = p::OpenLinkRequest,
     responses((status = 200, body = p::CustomerSessionResponse), (status = 400, body = p::ErrorBody),
-              (status = 409, body = p::ErrorBody), (status = 410, body = p::ErrorBody)))]
+              (status = 404, body = p::ErrorBody), (status = 409, body = p::ErrorBody), (status = 410, body = p::ErrorBody)))]
 async fn open_link(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(req): Json<p::OpenLinkRequest>,
 ) -> AppResult<Json<p::CustomerSessionResponse>> {
     let now = state.clock.now_ms();
-    let claims = state.signer.verify(&req.token, now).map_err(|e| match e {
-        LinkError::Invalid => {
-            AppError::bad_request("link_invalid", "This meet link is not valid (it may have been altered).")
-        }
-        LinkError::Expired => {
-            AppError::new(axum::http::StatusCode::GONE, "link_expired", "This meet link has expired.")
-        }
-    })?;
-    let LinkClaims::Meet { m, c, e } = claims else {
-        return Err(AppError::bad_request("link_invalid", "This is not a meet link."));
-    };
-    if m != id {
-        return Err(AppError::bad_request("link_wrong_meet", "This link belongs to another meet."));
-    }
-    let (channel_id, customer) = {
-        let mut db = state.store.conn().await?;
-        let stored = meets::get(&mut db, &m).await?.ok_or_else(|| AppError::not_found("meet"))?;
-        let customer = meetdesk_store::chats::customer_by_id(&mut db, &c)
-            .await?
-            .ok_or_else(|| AppError::not_found("meet"))?;
-        (stored.channel_id, customer)
-    };
+    let link = checked_link(&state, &id, &req.token).await?;
+    let (m, c, e) = (link.stored.meet.id.0.clone(), link.customer.id.clone(), link.expires_at);
     let device_id = new_id("dev");
     let stored = meeting::transition(
         &state,
@@ -147,7 +130,7 @@ async fn open_link(
     let (token, token_hash) = auth::new_token();
     let session = Session {
         id: device_id.clone(),
-        channel_id,
+        channel_id: link.stored.channel_id,
         agent_id: None,
         customer_id: Some(c.clone()),
         meet_id: Some(m.clone()),
@@ -170,8 +153,63 @@ async fn open_link(
         token,
         device_id,
         expires_at: session.expires_at,
-        customer: views::customer_view(&mut db, &customer, now, false).await?,
+        customer: views::customer_view(&mut db, &link.customer, now, false).await?,
         chats: Vec::new(),
         meet: Some(meet),
     }))
+}
+
+/// What opening a meet link would do, without opening it or changing anything: the meet page
+/// calls it on load to show "Join" or say exactly why the link no longer works. Answers the
+/// same refusals as `open-link`.
+#[utoipa::path(post, path = "/api/meets/{id}/link-status", params(("id" = String, Path)), request_body = p::OpenLinkRequest,
+    responses((status = 200, body = p::MeetLinkStatus), (status = 400, body = p::ErrorBody),
+              (status = 404, body = p::ErrorBody), (status = 409, body = p::ErrorBody), (status = 410, body = p::ErrorBody)))]
+async fn link_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<p::OpenLinkRequest>,
+) -> AppResult<Json<p::MeetLinkStatus>> {
+    let link = checked_link(&state, &id, &req.token).await?;
+    // A dry run of `open-link`'s input on a copy of the meet (never stored, its effects
+    // dropped): the state machine itself says whether the link is used or the meet over.
+    let mut copy = link.stored.meet.clone();
+    let open =
+        Input::OpenLink { customer: CustomerId(link.customer.id.clone()), device: DeviceId(String::new()) };
+    copy.handle(state.clock.now(), open)?;
+    let mut db = state.store.conn().await?;
+    let caller_name = match &link.stored.meet.caller {
+        Party::Agent(a) => accounts::agent_by_id(&mut db, &a.0).await?.map(|a| a.name).unwrap_or_default(),
+        Party::Customer(_) => String::new(),
+    };
+    Ok(Json(p::MeetLinkStatus { meet_id: link.stored.meet.id.0, caller_name, expires_at: link.expires_at }))
+}
+
+/// A meet link checked against meet `id`: signed, not expired, a meet link, for that meet; and
+/// the meet and customer it names, as stored now.
+struct CheckedLink {
+    stored: StoredMeet,
+    customer: Customer,
+    expires_at: i64,
+}
+
+async fn checked_link(state: &AppState, id: &str, token: &str) -> AppResult<CheckedLink> {
+    let claims = state.signer.verify(token, state.clock.now_ms()).map_err(|e| match e {
+        LinkError::Invalid => {
+            AppError::bad_request("link_invalid", "This meet link is not valid (it may have been altered).")
+        }
+        LinkError::Expired => {
+            AppError::new(axum::http::StatusCode::GONE, "link_expired", "This meet link has expired.")
+        }
+    })?;
+    let LinkClaims::Meet { m, c, e } = claims else {
+        return Err(AppError::bad_request("link_invalid", "This is not a meet link."));
+    };
+    if m != id {
+        return Err(AppError::bad_request("link_wrong_meet", "This link belongs to another meet."));
+    }
+    let mut db = state.store.conn().await?;
+    let stored = meets::get(&mut db, &m).await?.ok_or_else(|| AppError::not_found("meet"))?;
+    let customer = chats::customer_by_id(&mut db, &c).await?.ok_or_else(|| AppError::not_found("meet"))?;
+    Ok(CheckedLink { stored, customer, expires_at: e })
 }

@@ -1,10 +1,13 @@
 //! HTTP routes. Each module's handlers are thin: authorise, call the domain, map to views.
 //! The OpenAPI document is built from the same handler annotations (`/api/openapi.json`).
 
+use std::time::Duration;
+
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +23,7 @@ mod events;
 mod history;
 mod media;
 mod meets;
+mod pages;
 mod rooms;
 mod widget;
 
@@ -66,21 +70,36 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api().split_for_parts();
     let doc_json = doc.to_pretty_json().unwrap_or_default();
-    let mut app = api
-        .route(
-            "/api/openapi.json",
-            get(move || async move { ([("content-type", "application/json")], doc_json) }),
-        )
-        .route("/healthz", get(accounts::healthz));
+    let mut api = api.route(
+        "/api/openapi.json",
+        get(move || async move { ([("content-type", "application/json")], doc_json) }),
+    );
     if state.demo {
-        app = app.merge(demo::routes());
+        api = api.merge(demo::routes());
     }
-    app = app.merge(assets::routes(&state.widget_dir));
-    app.fallback(not_found)
+    // The 405 fallback goes inside the CORS layer, so a preflight (OPTIONS, a method no route
+    // has) reaches the layer instead of the 405 answer.
+    let api = api.method_not_allowed_fallback(method_not_allowed).layer(cors());
+    api.route("/healthz", get(accounts::healthz))
+        .merge(pages::routes(state.demo))
+        .merge(assets::routes(&state.widget_dir))
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for `/api/*`: the widget runs on customers' sites (other origins) and calls the API
+/// with `Authorization: Bearer`. Any origin is allowed, without credentials: bearer tokens are
+/// not ambient (a browser never attaches them by itself, unlike cookies), so a page of another
+/// origin can do nothing with this that `curl` could not.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
 }
 
 async fn not_found() -> AppError {
