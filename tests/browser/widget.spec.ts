@@ -10,9 +10,12 @@
 //   5. an agent calls an offline customer: the follow-up message's link opens the meet page;
 //   6. bad meet links: tampered, wrong meet, unknown meet, used, expired (server restarted
 //      11 minutes "later");
-//   7. microphone denied: the browser's help (P7), and no meet started on the server.
+//   7. microphone denied: the browser's help (P7), and no meet started on the server;
+//   8. embedded on another origin (CORS): a new visitor chats, reloads, keeps the conversation.
 // Screenshots of every state: test-output/browser/widget/NN-name.png.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -595,6 +598,56 @@ test.describe("customer widget journeys", () => {
     writeFileSync(join(OUT, "widget-bob-heard-link.json"), JSON.stringify(report, null, 2));
     expect(report.sounding_windows, JSON.stringify(report)).toBeGreaterThanOrEqual(10);
     expect(report.tones[0]!.window_share, JSON.stringify(report)).toBeGreaterThanOrEqual(0.8);
+  });
+
+  test("8. embedded on another company's site (another origin): a new visitor chats, comes back, keeps the conversation", async () => {
+    // The shop's own page, on its own origin, with the one script tag pointing at the server.
+    const shop = createServer((_, res) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><html><head><title>Another shop</title></head><body><h1>Another shop</h1>
+<script src="${url}/widget/meetdesk-widget.js" data-channel="demo" async></script></body></html>`);
+    });
+    await new Promise<void>((resolve) => shop.listen(0, "127.0.0.1", resolve));
+    const shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}/`;
+    expect(new URL(shopUrl).origin).not.toBe(new URL(url).origin);
+    const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+    contexts.push(context);
+    let n = 80;
+    try {
+      const page = await newPage(context);
+      await page.goto(shopUrl);
+      await page.getByTestId("md-launcher").click();
+      await expect(page.getByTestId("md-panel")).toBeVisible();
+      await widgetReady(page);
+      const chatId = await page.evaluate(() => [...(window as any).MeetDeskWidget.session.chats.keys()][0] as string);
+      expect(chatId).toMatch(/^chat_/);
+      // A new visitor's chat has no assignee yet: no Meet button (P2).
+      await expect(page.getByTestId("md-meet-button")).toHaveCount(0);
+
+      const hello = `Hello from another site (${Date.now()})`;
+      await page.getByTestId("md-composer").fill(hello);
+      await page.getByTestId("md-send").click();
+      await expect.poll(async () => (await alice.messages(chatId)).some((m) => m.body === hello)).toBe(true);
+
+      // An agent takes the chat and answers: the answer and the Meet button arrive live.
+      await alice.assign(chatId, bob.agent.id);
+      const answer = `Hi! Bob here (${Date.now()})`;
+      await bob.postMessage(chatId, answer);
+      await expect(page.getByTestId("md-message").filter({ hasText: answer })).toHaveAttribute("data-author", "agent");
+      await expect(page.getByTestId("md-meet-button")).toBeVisible();
+      await shot(page, `${n++}-other-origin-chat`);
+
+      // The visitor comes back later: same customer, same chat, the conversation is there.
+      await page.reload();
+      await widgetReady(page);
+      await page.getByTestId("md-launcher").click();
+      await expect(page.getByTestId("md-message").filter({ hasText: hello })).toBeVisible();
+      await expect(page.getByTestId("md-message").filter({ hasText: answer })).toBeVisible();
+      expect(await page.evaluate(() => [...(window as any).MeetDeskWidget.session.chats.keys()])).toEqual([chatId]);
+      await shot(page, `${n++}-other-origin-back`);
+    } finally {
+      await new Promise<void>((resolve) => shop.close(() => resolve()));
+    }
   });
 });
 
