@@ -6,6 +6,7 @@
 //   2. the button follows the chat live (input window, assignee, channel switch), messages
 //      both ways, internal notes never shown;
 //   3. the customer calls, the agent answers: audio both ways, mute, hang-up from the page;
+//      3b. a reload mid-meet offers to rejoin, and the audio comes back;
 //   4. an agent calls the online customer: accept (audio), and decline (seen as "ended" only);
 //   5. an agent calls an offline customer: the follow-up message's link opens the meet page;
 //   6. bad meet links: tampered, wrong meet, unknown meet, used, expired (server restarted
@@ -491,6 +492,34 @@ test.describe("customer widget journeys", () => {
     expect(report.sounding_windows, JSON.stringify(report)).toBeGreaterThanOrEqual(10);
     expect(report.tones[0]!.window_share, JSON.stringify(report)).toBeGreaterThanOrEqual(0.8);
     expect(report.tones[1]!.window_share, JSON.stringify(report)).toBe(0);
+  });
+
+  test("3b. the customer reloads the page mid-meet: the widget offers to rejoin, and the audio comes back", async () => {
+    const ivy = demoCustomer(directory, "Ivy Chen"); // assigned to alice, input open
+    const { page } = await open(ivy);
+    let n = 35;
+    await withoutProcessing(page);
+    await page.getByTestId("md-meet-button").click();
+    await expect(page.getByTestId("md-meet")).toHaveAttribute("data-phase", "ringing");
+    await expect.poll(async () => (await alice.chat(ivy.chat_id)).ongoing_meet).not.toBeNull();
+    const meetId = (await alice.chat(ivy.chat_id)).ongoing_meet!;
+    const agent = cli("widget-alice-answers", "alice@demo.test", ["--join", meetId, "--play", agentWav, "--record", join(OUT, "widget-alice-heard.wav")]);
+    await agent.waitForEvent("connected", (e) => e.meet_id === meetId);
+    await expect(page.getByTestId("md-meet")).toHaveAttribute("data-phase", "connected");
+    await expectHears(page, AGENT_HZ);
+
+    await page.reload();
+    await widgetReady(page);
+    await expect(page.getByTestId("md-rejoin")).toBeVisible();
+    await expect(page.getByTestId("md-meet-button")).toHaveCount(0);
+    await shot(page, `${n++}-rejoin-offered`);
+    await withoutProcessing(page);
+    await page.getByTestId("md-rejoin-button").click();
+    await expect(page.getByTestId("md-meet")).toHaveAttribute("data-phase", "connected");
+    await expectHears(page, AGENT_HZ);
+    await shot(page, `${n++}-rejoined`);
+    await page.getByTestId("md-hangup").click();
+    await agent.waitForEvent("ended", (e) => e.meet_id === meetId);
   });
 
   test("4a. an agent calls the online customer, who accepts: audio reaches the page", async () => {

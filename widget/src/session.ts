@@ -262,6 +262,26 @@ export class CustomerSession {
     }
   }
 
+  /**
+   * Takes this device's place in a meet it is still part of (the page was reloaded mid-meet):
+   * a fresh media connection replaces the one the old page left behind.
+   */
+  async rejoin(meetId: string, opts: { microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
+    const microphone = opts.microphone ?? (await openMicrophone(opts.processing ?? true));
+    try {
+      this.noteMeet(await this.api.meet(meetId));
+      return new MeetCall(this, meetId, microphone, this.log);
+    } catch (e) {
+      for (const t of microphone.getTracks()) t.stop();
+      throw e;
+    }
+  }
+
+  /** Is this device in the meet (joined, not left)? */
+  isIn(view: MeetView): boolean {
+    return view.participants.some((p) => p.device_id === this.deviceId && p.left_at === null);
+  }
+
   /** The meet a meet link opened (joined already). */
   async joinLinkedMeet(opts: { microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
     if (!this.linkedMeet) throw new Error("This session was not opened from a meet link.");
@@ -329,15 +349,11 @@ export class MeetCall {
     this.changed.emit(this);
   }
 
-  private isPresent(view: MeetView): boolean {
-    return view.participants.some((p) => p.device_id === this.session.deviceId && p.left_at === null);
-  }
-
   /** Acts on the meet's state: it ended, this device left, media is due. */
   private async evaluate(): Promise<void> {
     const view = this.view;
     if (!view || this.phase === "ended" || this.phase === "failed") return;
-    const present = this.isPresent(view);
+    const present = this.session.isIn(view);
     if (present) this.wasPresent = true;
     if (view.state === "ended" || view.state === "missed" || (this.wasPresent && !present)) {
       this.finish("ended");

@@ -23,6 +23,9 @@ export interface WidgetConfig {
 
 type Status = "idle" | "loading" | "ready" | "error";
 
+/** What this browser keeps: the session, and the resume link token it came from (if any). */
+type KeptSession = StoredSession & { resume?: string | null };
+
 export class WidgetState extends Observable {
   open = false;
   status: Status = "idle";
@@ -35,6 +38,8 @@ export class WidgetState extends Observable {
   socket: SocketState = "connecting";
   call: CallState | null = null;
   incoming: MeetView | null = null;
+  /** A meet this device is still part of but holds no media for (the page was reloaded mid-meet). */
+  rejoinable: MeetView | null = null;
   micProblem: MicProblem | null = null;
   toast: string | null = null;
   sending = false;
@@ -65,20 +70,21 @@ export class WidgetState extends Observable {
     if (this.config.resumeToken || this.storedSession()) void this.load();
   }
 
-  private storedSession(): StoredSession | null {
+  private storedSession(): KeptSession | null {
     try {
       const raw = this.config.storage?.getItem(this.storageKey);
       if (!raw) return null;
-      const s = JSON.parse(raw) as StoredSession;
+      const s = JSON.parse(raw) as KeptSession;
       return s.expires_at > Date.now() ? s : null;
     } catch {
       return null;
     }
   }
 
-  private keep(session: CustomerSession): void {
+  private keep(session: CustomerSession, resume: string | null): void {
     try {
-      this.config.storage?.setItem(this.storageKey, JSON.stringify(session.stored()));
+      const kept: KeptSession = { ...session.stored(), resume };
+      this.config.storage?.setItem(this.storageKey, JSON.stringify(kept));
     } catch {
       // Storage full or blocked (private mode): the session lasts this page only.
     }
@@ -104,24 +110,25 @@ export class WidgetState extends Observable {
     const opts = { log: this.config.log };
     try {
       let session: CustomerSession | null = null;
-      if (this.config.resumeToken) {
-        session = await CustomerSession.resume(
-          `${this.config.base}/?resume=${encodeURIComponent(this.config.resumeToken)}`,
-          { ...opts, base: this.config.base },
-        );
-      } else {
-        const stored = this.storedSession();
-        if (stored) {
-          try {
-            session = await CustomerSession.restore(this.config.base, stored, opts);
-          } catch (e) {
-            if (!(e instanceof ApiError && e.status === 401)) throw e;
-            this.forget();
-          }
+      const resume = this.config.resumeToken;
+      const stored = this.storedSession();
+      // A reload of a page opened from a resume link keeps the device it had (and its meet).
+      if (stored && (!resume || stored.resume === resume)) {
+        try {
+          session = await CustomerSession.restore(this.config.base, stored, opts);
+        } catch (e) {
+          if (!(e instanceof ApiError && e.status === 401)) throw e;
+          this.forget();
         }
-        session ??= await CustomerSession.visitor(this.config.base, this.config.channelKey, opts);
       }
-      this.keep(session);
+      if (!session && resume) {
+        session = await CustomerSession.resume(`${this.config.base}/?resume=${encodeURIComponent(resume)}`, {
+          ...opts,
+          base: this.config.base,
+        });
+      }
+      session ??= await CustomerSession.visitor(this.config.base, this.config.channelKey, opts);
+      this.keep(session, resume);
       this.attach(session);
       this.status = "ready";
       this.changed();
@@ -161,8 +168,76 @@ export class WidgetState extends Observable {
         this.incoming = null;
         this.changed();
       }
+      if (this.rejoinable?.id === m.id && !this.canRejoin(m)) {
+        this.rejoinable = null;
+        this.changed();
+      }
     });
     this.pickChat();
+    void this.findRejoinable();
+  }
+
+  private canRejoin(m: MeetView): boolean {
+    return (m.state === "active" || m.state === "ringing") && !!this.session?.isIn(m);
+  }
+
+  /** After a reload: is this device still in one of its chats' meets? */
+  private async findRejoinable(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    for (const chat of session.chats.values()) {
+      if (!chat.ongoing_meet) continue;
+      try {
+        const m = await session.api.meet(chat.ongoing_meet);
+        session.noteMeet(m);
+        if (this.canRejoin(m) && !this.call?.live) {
+          this.rejoinable = m;
+          this.open = true;
+          this.changed();
+          return;
+        }
+      } catch {
+        // not ours to see, or gone: nothing to rejoin
+      }
+    }
+  }
+
+  /** Back into the meet this device left behind. */
+  async rejoin(): Promise<void> {
+    const session = this.session;
+    const meet = this.rejoinable;
+    if (!session || !meet || this.call?.live) return;
+    this.rejoinable = null;
+    const state = new CallState(meet.caller.kind === "customer");
+    this.setCall(state);
+    try {
+      const microphone = await this.microphone(() => {
+        this.rejoinable = meet;
+        void this.rejoin();
+      });
+      if (!microphone) {
+        this.setCall(null);
+        this.rejoinable = meet;
+        this.changed();
+        return;
+      }
+      state.attach(await session.rejoin(meet.id, { microphone }));
+    } catch (e) {
+      state.fail(errorText(e));
+    }
+  }
+
+  /** Leaves the meet this device left behind without going back in. */
+  async leaveRejoinable(): Promise<void> {
+    const meet = this.rejoinable;
+    if (!meet || !this.session) return;
+    this.rejoinable = null;
+    this.changed();
+    try {
+      this.session.noteMeet(await this.session.api.hangup(meet.id));
+    } catch (e) {
+      if (!isApiError(e, "meet_ended", "not_participant")) this.showToast(errorText(e));
+    }
   }
 
   /** The chat on screen: the one most recently active. */

@@ -129,6 +129,21 @@ function Panel({ w }: { w: WidgetState }) {
       )}
       {w.call && <MeetBar call={w.call} onDismiss={() => w.dismissCall()} />}
       {w.incoming && <Incoming w={w} />}
+      {w.rejoinable && !w.call && (
+        <div class="md-incoming" data-testid="md-rejoin" role="alert">
+          <p>
+            <strong>Your meet is still going on.</strong> Rejoin it?
+          </p>
+          <div class="md-row">
+            <button type="button" class="md-btn md-btn-danger" data-testid="md-rejoin-hangup" onClick={() => void w.leaveRejoinable()}>
+              Hang up
+            </button>
+            <button type="button" class="md-btn md-btn-accept" data-testid="md-rejoin-button" onClick={() => void w.rejoin()}>
+              Rejoin
+            </button>
+          </div>
+        </div>
+      )}
       {w.micProblem && <MicHelpView problem={w.micProblem} onClose={() => w.closeMicHelp()} />}
       {w.status === "loading" && <p class="md-loading">Loading…</p>}
       {w.status === "error" && (
