@@ -18,7 +18,8 @@ import { MeetPageState } from "./ui/meet-page-state";
 import { Widget } from "./ui/widget";
 import { WidgetState } from "./ui/widget-state";
 import type { ToneReading } from "./level";
-import type { MeetCall } from "./session";
+import type { CustomerSession, MeetCall } from "./session";
+import type { CallState } from "./ui/call-state";
 
 declare global {
   interface Window {
@@ -30,7 +31,7 @@ export interface MeetDeskWidgetApi {
   open(): void;
   close(): void;
   readonly ready: Promise<void>;
-  readonly session: WidgetState["session"] | MeetPageState["session"];
+  readonly session: CustomerSession | null;
   readonly call: MeetCall | null;
   audioProcessing: boolean;
   /** The strongest reading of a tone over what the meet receives (diagnostics). */
@@ -47,6 +48,33 @@ function toneOf(call: MeetCall | null, hz: number): ToneReading | null {
     if (r && (!best || r.toneDbfs > best.toneDbfs)) best = r;
   }
   return best;
+}
+
+/** What both the widget's and the meet page's states hold. */
+interface Exposable {
+  readonly session: CustomerSession | null;
+  readonly call: CallState | null;
+  audioProcessing: boolean;
+}
+
+/** `window.MeetDeskWidget` over a state. */
+function expose(state: Exposable, controls: Pick<MeetDeskWidgetApi, "open" | "close" | "ready">): void {
+  window.MeetDeskWidget = {
+    ...controls,
+    get session() {
+      return state.session;
+    },
+    get call() {
+      return state.call?.call ?? null;
+    },
+    get audioProcessing() {
+      return state.audioProcessing;
+    },
+    set audioProcessing(on: boolean) {
+      state.audioProcessing = on;
+    },
+    toneOf: (hz) => toneOf(state.call?.call ?? null, hz),
+  };
 }
 
 function storage(kind: "local" | "session"): Storage | null {
@@ -79,24 +107,7 @@ function start(script: HTMLScriptElement): void {
     p.subscribe(() => {
       if (p.session) void p.session.ready.then(readyResolve);
     });
-    window.MeetDeskWidget = {
-      open() {},
-      close() {},
-      ready,
-      get session() {
-        return p.session;
-      },
-      get call() {
-        return p.call?.call ?? null;
-      },
-      get audioProcessing() {
-        return p.audioProcessing;
-      },
-      set audioProcessing(on: boolean) {
-        p.audioProcessing = on;
-      },
-      toneOf: (hz) => toneOf(p.call?.call ?? null, hz),
-    };
+    expose(p, { open() {}, close() {}, ready });
     render(<MeetPage p={p} />, mount(true));
     void p.check();
     return;
@@ -111,24 +122,7 @@ function start(script: HTMLScriptElement): void {
     storage: storage("local"),
     log: data.debug !== undefined ? (m, d) => console.debug(`[meetdesk] ${m}`, d ?? "") : undefined,
   });
-  window.MeetDeskWidget = {
-    open: () => w.setOpen(true),
-    close: () => w.setOpen(false),
-    ready: w.ready,
-    get session() {
-      return w.session;
-    },
-    get call() {
-      return w.call?.call ?? null;
-    },
-    get audioProcessing() {
-      return w.audioProcessing;
-    },
-    set audioProcessing(on: boolean) {
-      w.audioProcessing = on;
-    },
-    toneOf: (hz) => toneOf(w.call?.call ?? null, hz),
-  };
+  expose(w, { open: () => w.setOpen(true), close: () => w.setOpen(false), ready: w.ready });
   render(<Widget w={w} />, mount(false));
   w.start();
   if (resumeToken && data.open !== undefined) w.setOpen(true);

@@ -6,26 +6,29 @@
 //
 // Opus only. Signalling is not trickled: the offer is sent once ICE gathering completed, so
 // it carries every candidate, and the answer carries the server's. Who is heard in which slot
-// comes from `media_slots` events (`setSlots`). A connection that fails, or stays
-// `disconnected` for 3 s, is ICE-restarted (`restart: true`, same connection and slots); when
-// the server no longer has it (`no_media_connection`) a fresh connection is offered.
+// comes from `media_slots` events (`setSlots`).
+//
+// Restarts, fresh offers and giving up follow the same pure policy as the Rust clients
+// (reconnect.ts, ported from crates/rtc/src/reconnect.rs): the connection's states are fed to
+// it, and one timer sleeps until it is next due. A connection that was connected and turns
+// `disconnected` (0.5 s grace) or `failed` is ICE-restarted (`restart: true`, same connection
+// and slots), again and again with backoff while it stays down; one that does not connect
+// within 10 s, or fails first, and one the server no longer has (`no_media_connection`), is
+// offered afresh. Down for 30 s, or `MAX_OFFERS` fresh offers without connecting: `failed`.
 
-import { ApiError, isApiError, type Api } from "./api";
+import { isApiError, type Api } from "./api";
 import type { MediaSlot, PartyView } from "./bindings";
 import { TrackTap, type ToneReading } from "./level";
+import { DEFAULT_RECONNECT_POLICY, Reconnect, type ReconnectAction, type ReconnectInput } from "./reconnect";
 
 /** Receive slots per connection (the server's `MAX_REMOTE`; `GET /api/media/config` says it too). */
 export const RECEIVE_SLOTS = 7;
 /** How long ICE gathering may take (host candidates take milliseconds; STUN/TURN bound this). */
 export const GATHER_TIMEOUT_MS = 10_000;
-/** How long a connection may take to connect before the next ICE restart. */
-export const CONNECT_TIMEOUT_MS = 15_000;
-/** A `disconnected` connection gets this long to come back by itself before an ICE restart. */
-export const DISCONNECTED_GRACE_MS = 3_000;
-/** ICE restarts in a row without connecting before giving up. */
-export const MAX_RESTARTS = 5;
-/** Wait before retrying an ICE restart whose request failed. */
-const RESTART_RETRY_MS = 2_000;
+/** Offers in a row (the first and fresh ones) without connecting before giving up (the Rust clients' `MAX_MEDIA_ATTEMPTS`). */
+export const MAX_OFFERS = 5;
+/** Wait before another fresh offer after one that failed (the request, or gathering). */
+const OFFER_RETRY_MS = 1_000;
 
 export type MediaState = "connecting" | "connected" | "reconnecting" | "failed" | "closed";
 
@@ -129,6 +132,9 @@ async function setLocalAndGather(pc: RTCPeerConnection, apply: () => Promise<voi
   return sdp;
 }
 
+/** What `MeetMedia` does next: what the reconnect policy asks for, or a fresh offer again after one that failed. */
+type Step = ReconnectAction | { kind: "retry_offer" };
+
 /** One participant device's audio in a meet. Create it with `MeetMedia.connect`. */
 export class MeetMedia {
   readonly meetId: string;
@@ -142,14 +148,24 @@ export class MeetMedia {
   private ctx: AudioContext | null = null;
   private micTap: TrackTap | null = null;
   private slotTaps = new Map<number, TrackTap>();
-  private timers = new Map<"restart" | "connect", ReturnType<typeof setTimeout>>();
-  private restarts = 0;
+  /** The reconnect policy of the current connection (null while an offer is out, and once given up). */
+  private reconnect: Reconnect | null = null;
+  /** The one timer: sleeps until the policy is next due (or `retryAt`). */
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When to offer afresh again after an offer that failed; `retryDue` once it is time. */
+  private retryAt: number | null = null;
+  private retryDue = false;
+  /** The steps being performed, one at a time (null: none). */
+  private acting: Promise<void> | null = null;
+  /** Why the next ICE restart (for the log). */
+  private restartWhy = "";
+  /** Offers (the first and fresh ones) since a connection last connected. */
+  private offers = 0;
   private everConnected = false;
-  private busy = false;
   private closed = false;
   private isMuted = false;
   state: MediaState = "connecting";
-  /** ICE restarts done, and fresh offers made after the server lost the connection. */
+  /** ICE restarts done, and fresh offers after the first (the server lost the connection, it never connected, an offer failed). */
   iceRestarts = 0;
   reoffers = 0;
   /** Offer sent → first `connected`, ms (null until then). */
@@ -222,8 +238,10 @@ export class MeetMedia {
     }
   }
 
-  /** A new connection (first, or after the server lost ours): offer, answer. */
+  /** A new connection (the first, or a fresh one): offer, answer, and a reconnect policy for it. */
   private async offerFresh(): Promise<void> {
+    this.reconnect = null;
+    this.offers += 1;
     this.pc?.close();
     this.buildPeer();
     const pc = this.pc;
@@ -236,119 +254,192 @@ export class MeetMedia {
     if (this.closed || pc !== this.pc) return;
     this.log("answer", { candidates: candidateSummary(answer.sdp) });
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-    this.armConnectTimer();
+    if (this.closed || pc !== this.pc) return;
+    this.reconnect = new Reconnect(performance.now(), DEFAULT_RECONNECT_POLICY);
     this.emitSlots();
-  }
-
-  private armConnectTimer(): void {
-    this.setTimer("connect", CONNECT_TIMEOUT_MS, () => {
-      if (this.pc.connectionState !== "connected") void this.restartIce("connect timeout");
-    });
-  }
-
-  private setTimer(name: "restart" | "connect", ms: number, fn: () => void): void {
-    this.clearTimer(name);
-    this.timers.set(
-      name,
-      setTimeout(() => {
-        this.timers.delete(name);
-        fn();
-      }, ms),
-    );
-  }
-
-  private clearTimer(name: "restart" | "connect"): void {
-    const t = this.timers.get(name);
-    if (t !== undefined) clearTimeout(t);
-    this.timers.delete(name);
+    // The state it is in already (it may have changed while the answer was applied).
+    void this.feed({ kind: "state", state: pc.connectionState });
   }
 
   private onConnectionState(): void {
     if (this.closed) return;
     const s = this.pc.connectionState;
     this.log(`pc ${s}`);
-    switch (s) {
-      case "connected":
-        this.restarts = 0;
-        this.clearTimer("restart");
-        this.clearTimer("connect");
-        if (!this.everConnected) this.offerToConnectedMs = Math.round(performance.now() - this.offeredAt);
-        this.everConnected = true;
-        this.setState("connected");
-        break;
-      case "disconnected":
-        this.setState("reconnecting", "disconnected");
-        if (!this.timers.has("restart")) {
-          this.setTimer("restart", DISCONNECTED_GRACE_MS, () => void this.restartIce("disconnected"));
+    if (s === "connected") {
+      if (!this.everConnected) this.offerToConnectedMs = Math.round(performance.now() - this.offeredAt);
+      this.everConnected = true;
+      this.offers = 0;
+      this.setState("connected");
+    } else if (s === "disconnected" || s === "failed") {
+      this.setState(this.everConnected ? "reconnecting" : "connecting", s);
+    }
+    void this.feed({ kind: "state", state: s });
+  }
+
+  // ---- the reconnect policy (reconnect.ts) and the one timer --------------------------------
+
+  /** Tells the policy what happened; performs what it asks for (resolves when all that is done). */
+  private feed(input: ReconnectInput): Promise<void> {
+    if (!this.reconnect) return Promise.resolve();
+    this.reconnect.handle(input, performance.now());
+    this.arm();
+    return this.drive();
+  }
+
+  /** Sets the one timer to when the policy (or an offer retry) is next due. */
+  private arm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closed) return;
+    const due = [this.retryAt, this.reconnect?.pollTimeout()?.at ?? null].filter((t): t is number => t !== null);
+    if (due.length === 0) return;
+    const wait = Math.max(0, Math.ceil(Math.min(...due) - performance.now()));
+    this.timer = setTimeout(() => this.onTimer(), wait);
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    if (this.closed) return;
+    const now = performance.now();
+    if (this.retryAt !== null && this.retryAt <= now) {
+      this.retryAt = null;
+      this.retryDue = true;
+    }
+    const due = this.reconnect?.pollTimeout();
+    if (this.reconnect && due && due.at <= now) {
+      this.restartWhy = due.why;
+      this.reconnect.handleTimeout(now);
+    }
+    this.arm();
+    void this.drive();
+  }
+
+  private nextStep(): Step | null {
+    if (this.closed) return null;
+    if (this.retryDue) {
+      this.retryDue = false;
+      return { kind: "retry_offer" };
+    }
+    return this.reconnect?.pollAction() ?? null;
+  }
+
+  /**
+   * Performs the pending steps one at a time, in order (a step that comes while one is under
+   * way waits for it, as in the Rust clients' task). Resolves when none is left.
+   */
+  private drive(): Promise<void> {
+    if (this.acting) return this.acting;
+    const first = this.nextStep();
+    if (!first) return Promise.resolve();
+    this.acting = (async () => {
+      try {
+        for (let step: Step | null = first; step; step = this.nextStep()) {
+          try {
+            await this.perform(step);
+          } catch (e) {
+            this.log(`${step.kind} failed`, String(e));
+          }
         }
-        break;
-      case "failed":
-        this.setState("reconnecting", "failed");
-        this.setTimer("restart", 0, () => void this.restartIce("failed"));
-        break;
-      default:
-        break;
+      } finally {
+        this.acting = null;
+        this.arm();
+      }
+    })();
+    return this.acting;
+  }
+
+  private async perform(step: Step): Promise<void> {
+    switch (step.kind) {
+      case "restart_ice":
+        return this.restartNow(step.attempt);
+      case "reoffer":
+        this.log(
+          step.why === "server_lost_connection"
+            ? "the server has no connection for this device: offering afresh"
+            : "the connection did not connect: offering afresh",
+        );
+        return this.reoffer();
+      case "retry_offer":
+        return this.reoffer();
+      case "give_up":
+        return this.giveUp(`not connected for ${DEFAULT_RECONNECT_POLICY.giveUpAfterMs / 1000} s`);
     }
   }
 
   /**
-   * ICE restart on the same connection (`restart: true`: the server keeps its side and the
-   * slots); a fresh offer when the server has no connection for this device.
+   * Restarts ICE now, whatever the state (diagnostics, tests; as after a network change), then
+   * the reconnect policy as usual. Resolves when the restart (and what followed) is done.
    */
   async restartIce(why = "requested"): Promise<void> {
-    if (this.closed || this.busy) return;
-    this.busy = true;
-    this.clearTimer("restart");
+    if (this.closed || !this.reconnect) return;
+    this.restartWhy = why;
+    await this.feed({ kind: "restart_now" });
+  }
+
+  /**
+   * ICE restart on the same connection (`restart: true`: the server keeps its side and the
+   * slots). The server no longer having the connection is told to the policy (which then asks
+   * for a fresh offer); other failures wait for its next restart.
+   */
+  private async restartNow(attempt: number): Promise<void> {
+    const why = this.restartWhy || "restart";
+    this.restartWhy = "";
+    this.iceRestarts += 1;
+    this.setState("reconnecting", why);
+    const pc = this.pc;
     try {
-      this.restarts += 1;
-      if (this.restarts > MAX_RESTARTS) {
-        this.setState("failed", `no connection after ${MAX_RESTARTS} ICE restarts`);
-        if (!this.everConnected) await this.api.mediaFailed(this.meetId).catch(() => undefined);
-        this.shutdown();
-        return;
-      }
-      this.iceRestarts += 1;
-      this.setState("reconnecting", why);
-      const pc = this.pc;
       pc.restartIce();
       const sdp = await setLocalAndGather(pc, async () => {
         await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
       });
-      this.log("offer", { restart: true, why, candidates: candidateSummary(sdp) });
+      this.log("offer", { restart: true, why, attempt, candidates: candidateSummary(sdp) });
       const answer = await this.api.offerMedia(this.meetId, { sdp, restart: true });
       if (this.closed || pc !== this.pc) return;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-      if (pc.connectionState === "connected") {
-        this.restarts = 0; // restarted while connected: no state change follows
-        this.setState("connected");
-      } else {
-        this.armConnectTimer();
-      }
+      // Restarted while connected: no state change follows.
+      if (pc.connectionState === "connected") this.setState("connected");
     } catch (e) {
+      if (this.closed || pc !== this.pc) return;
       if (isApiError(e, "no_media_connection")) {
-        this.log("the server has no connection for this device: offering afresh");
-        this.reoffers += 1;
-        try {
-          await this.offerFresh();
-        } catch (e2) {
-          this.onRestartError(e2);
-        }
+        void this.feed({ kind: "server_lost_connection" });
+      } else if (isApiError(e, "ended", "not_in_meet")) {
+        this.log("the meet is over for this device", e.code);
+        this.close();
       } else {
-        this.onRestartError(e);
+        this.log("ICE restart failed; the reconnect policy tries again", String(e));
       }
-    } finally {
-      this.busy = false;
     }
   }
 
-  private onRestartError(e: unknown): void {
-    if (isApiError(e, "ended", "not_in_meet")) {
-      this.log("the meet is over for this device", (e as ApiError).code);
-      this.close();
-      return;
+  /** A fresh connection in place of this one, unless `MAX_OFFERS` went by without connecting. */
+  private async reoffer(): Promise<void> {
+    this.reconnect = null;
+    if (this.offers >= MAX_OFFERS) return this.giveUp(`no connection after ${this.offers} offers`);
+    this.reoffers += 1;
+    try {
+      await this.offerFresh();
+    } catch (e) {
+      if (this.closed) return;
+      if (isApiError(e, "ended", "not_in_meet")) {
+        this.log("the meet is over for this device", e.code);
+        this.close();
+      } else if (this.offers >= MAX_OFFERS) {
+        await this.giveUp(`no connection after ${this.offers} offers: ${String(e)}`);
+      } else {
+        this.log("offering afresh failed; retrying", String(e));
+        this.retryAt = performance.now() + OFFER_RETRY_MS;
+        this.arm();
+      }
     }
-    this.log("ICE restart failed; retrying", String(e));
-    if (!this.closed) this.setTimer("restart", RESTART_RETRY_MS, () => void this.restartIce("retry"));
+  }
+
+  /** Stops trying: `failed`, the server told when it never connected (so the others are not left waiting). */
+  private async giveUp(detail: string): Promise<void> {
+    this.reconnect = null;
+    this.retryAt = null;
+    this.setState("failed", detail);
+    if (!this.everConnected) await this.api.mediaFailed(this.meetId).catch(() => undefined);
+    this.shutdown();
   }
 
   // ---- slots -------------------------------------------------------------------------------
@@ -437,7 +528,11 @@ export class MeetMedia {
   }
 
   private shutdown(): void {
-    for (const name of ["restart", "connect"] as const) this.clearTimer(name);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.reconnect = null;
+    this.retryAt = null;
+    this.retryDue = false;
     this.micTap?.close();
     for (const tap of this.slotTaps.values()) tap.close();
     this.slotTaps.clear();

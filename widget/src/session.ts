@@ -61,6 +61,12 @@ export interface StoredSession {
   customer: CustomerView;
 }
 
+/** How a call gets its microphone: given, or opened with (default) or without processing. */
+export interface CallOptions {
+  microphone?: MediaStream;
+  processing?: boolean;
+}
+
 export interface SessionOptions {
   /** The API's origin (default: the link's). */
   base?: string;
@@ -233,15 +239,13 @@ export class CustomerSession {
   }
 
   /**
-   * Presses Meet (P2) in a chat (default: the one whose button shows). Opens the microphone
-   * first (P7: a refusal is a `MicrophoneError`, before anyone is rung).
+   * Opens the microphone (unless given), asks the server with `request` (which notes and
+   * returns the meet), and holds the call; a refusal of either gives the microphone back.
    */
-  async startMeet(opts: { chatId?: string; microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
-    const chatId = opts.chatId ?? this.meetableChat()?.id;
-    if (!chatId) throw new ApiError(409, "no_meetable_chat", "No chat here can start a meet.");
+  private async call(opts: CallOptions, request: () => Promise<MeetView>): Promise<MeetCall> {
     const microphone = opts.microphone ?? (await openMicrophone(opts.processing ?? true));
     try {
-      const view = await this.api.startMeet({ target: { kind: "user_chat", chat_id: chatId }, media: "audio" });
+      const view = await request();
       this.noteMeet(view);
       return new MeetCall(this, view.id, microphone, this.log);
     } catch (e) {
@@ -250,31 +254,27 @@ export class CustomerSession {
     }
   }
 
+  /**
+   * Presses Meet (P2) in a chat (default: the one whose button shows). Opens the microphone
+   * first (P7: a refusal is a `MicrophoneError`, before anyone is rung).
+   */
+  async startMeet(opts: CallOptions & { chatId?: string } = {}): Promise<MeetCall> {
+    const chatId = opts.chatId ?? this.meetableChat()?.id;
+    if (!chatId) throw new ApiError(409, "no_meetable_chat", "No chat here can start a meet.");
+    return this.call(opts, () => this.api.startMeet({ target: { kind: "user_chat", chat_id: chatId }, media: "audio" }));
+  }
+
   /** Answers a ring (an agent calling this customer, P3). */
-  async accept(meetId: string, opts: { microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
-    const microphone = opts.microphone ?? (await openMicrophone(opts.processing ?? true));
-    try {
-      this.noteMeet(await this.api.accept(meetId));
-      return new MeetCall(this, meetId, microphone, this.log);
-    } catch (e) {
-      for (const t of microphone.getTracks()) t.stop();
-      throw e;
-    }
+  accept(meetId: string, opts: CallOptions = {}): Promise<MeetCall> {
+    return this.call(opts, () => this.api.accept(meetId));
   }
 
   /**
    * Takes this device's place in a meet it is still part of (the page was reloaded mid-meet):
    * a fresh media connection replaces the one the old page left behind.
    */
-  async rejoin(meetId: string, opts: { microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
-    const microphone = opts.microphone ?? (await openMicrophone(opts.processing ?? true));
-    try {
-      this.noteMeet(await this.api.meet(meetId));
-      return new MeetCall(this, meetId, microphone, this.log);
-    } catch (e) {
-      for (const t of microphone.getTracks()) t.stop();
-      throw e;
-    }
+  rejoin(meetId: string, opts: CallOptions = {}): Promise<MeetCall> {
+    return this.call(opts, () => this.api.meet(meetId));
   }
 
   /** Is this device in the meet (joined, not left)? */
@@ -283,7 +283,7 @@ export class CustomerSession {
   }
 
   /** The meet a meet link opened (joined already). */
-  async joinLinkedMeet(opts: { microphone?: MediaStream; processing?: boolean } = {}): Promise<MeetCall> {
+  async joinLinkedMeet(opts: CallOptions = {}): Promise<MeetCall> {
     if (!this.linkedMeet) throw new Error("This session was not opened from a meet link.");
     const microphone = opts.microphone ?? (await openMicrophone(opts.processing ?? true));
     return new MeetCall(this, this.linkedMeet.id, microphone, this.log);

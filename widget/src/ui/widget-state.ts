@@ -6,7 +6,7 @@ import { ApiError, isApiError } from "../api";
 import type { ChatView, MeetView, MessageView } from "../bindings";
 import type { SocketState } from "../events";
 import { MicrophoneError, openMicrophone } from "../media";
-import { CustomerSession, type StoredSession } from "../session";
+import { CustomerSession, type MeetCall, type StoredSession } from "../session";
 import { CallState, errorText, type MicProblem } from "./call-state";
 import { Observable } from "./observable";
 
@@ -208,23 +208,15 @@ export class WidgetState extends Observable {
     const meet = this.rejoinable;
     if (!session || !meet || this.call?.live) return;
     this.rejoinable = null;
-    const state = new CallState(meet.caller.kind === "customer");
-    this.setCall(state);
-    try {
-      const microphone = await this.microphone(() => {
+    await this.takeCall(
+      meet.caller.kind === "customer",
+      () => {
         this.rejoinable = meet;
         void this.rejoin();
-      });
-      if (!microphone) {
-        this.setCall(null);
-        this.rejoinable = meet;
-        this.changed();
-        return;
-      }
-      state.attach(await session.rejoin(meet.id, { microphone }));
-    } catch (e) {
-      state.fail(errorText(e));
-    }
+      },
+      () => (this.rejoinable = meet),
+      (microphone) => session.rejoin(meet.id, { microphone }),
+    );
   }
 
   /** Leaves the meet this device left behind without going back in. */
@@ -345,23 +337,43 @@ export class WidgetState extends Observable {
     }
   }
 
+  /**
+   * Opens the microphone, then takes the call `join` gives. When the microphone is refused,
+   * the help shows (its "Try again" calls `retry`) and `back` puts the screen as it was.
+   */
+  private async takeCall(
+    outgoing: boolean,
+    retry: () => void,
+    back: () => void,
+    join: (microphone: MediaStream) => Promise<MeetCall>,
+  ): Promise<void> {
+    const state = new CallState(outgoing);
+    this.setCall(state);
+    try {
+      const microphone = await this.microphone(retry);
+      if (!microphone) {
+        this.setCall(null);
+        back();
+        this.changed();
+        return;
+      }
+      state.attach(await join(microphone));
+    } catch (e) {
+      state.fail(errorText(e));
+    }
+  }
+
   /** P2: the customer presses Meet. The microphone comes first: a refusal rings nobody. */
   async startMeet(): Promise<void> {
     const session = this.session;
     const chatId = this.chatId;
     if (!session || !chatId || this.call?.live) return;
-    const state = new CallState(true);
-    this.setCall(state);
-    try {
-      const microphone = await this.microphone(() => void this.startMeet());
-      if (!microphone) {
-        this.setCall(null);
-        return;
-      }
-      state.attach(await session.startMeet({ chatId, microphone }));
-    } catch (e) {
-      state.fail(errorText(e));
-    }
+    await this.takeCall(
+      true,
+      () => void this.startMeet(),
+      () => undefined,
+      (microphone) => session.startMeet({ chatId, microphone }),
+    );
   }
 
   /** P3: the customer answers an agent's ring. */
@@ -370,23 +382,15 @@ export class WidgetState extends Observable {
     const meet = this.incoming;
     if (!session || !meet) return;
     this.incoming = null;
-    const state = new CallState(false);
-    this.setCall(state);
-    try {
-      const microphone = await this.microphone(() => {
+    await this.takeCall(
+      false,
+      () => {
         this.incoming = meet;
         void this.accept();
-      });
-      if (!microphone) {
-        this.setCall(null);
-        this.incoming = session.meet(meet.id)?.state === "ringing" ? meet : null;
-        this.changed();
-        return;
-      }
-      state.attach(await session.accept(meet.id, { microphone }));
-    } catch (e) {
-      state.fail(errorText(e));
-    }
+      },
+      () => (this.incoming = session.meet(meet.id)?.state === "ringing" ? meet : null),
+      (microphone) => session.accept(meet.id, { microphone }),
+    );
   }
 
   async decline(): Promise<void> {
