@@ -3,12 +3,13 @@
 //! call into it; what the UI must hear goes out through [`Emit`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use meetdesk_client::api::{self, Api};
+use meetdesk_client::events::{self, SocketConfig, SocketMsg};
 use meetdesk_protocol::{ChatView, Event, EventBody, Me, MessageView, SessionResponse, SignInRequest};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::api::{self, Api};
-use crate::events::{self, SocketMsg};
 use crate::keychain::{Saved, SessionStore};
 use crate::types::{ChatFilter, CommandError, Connection, SessionState};
 
@@ -34,6 +35,8 @@ struct Inner {
 }
 
 const DEVICE_NAME: &str = "meetdesk desktop";
+/// A request the agent waits for gets this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Desktop {
     pub fn new(store: Arc<dyn SessionStore>, emit: Arc<dyn Emit>) -> Arc<Desktop> {
@@ -71,11 +74,10 @@ impl Desktop {
         };
         let mut backoff = std::time::Duration::from_millis(500);
         loop {
-            let api = match Api::new(&saved.server) {
+            let api = match Api::with_timeout(&saved.server, REQUEST_TIMEOUT) {
                 Ok(api) => api.with_token(&saved.token),
                 Err(e) => {
-                    self.set_if(0, SessionState::SignedOut { server: None, notice: Some(e.to_string()) })
-                        .await;
+                    self.set_if(0, SessionState::SignedOut { server: None, notice: Some(e.message()) }).await;
                     return;
                 }
             };
@@ -100,7 +102,7 @@ impl Desktop {
                 Err(e) => {
                     let state = SessionState::Starting {
                         server: Some(saved.server.clone()),
-                        error: Some(e.to_string()),
+                        error: Some(e.message()),
                     };
                     if !self.set_if(0, state).await {
                         return;
@@ -122,7 +124,7 @@ impl Desktop {
         if email.trim().is_empty() || password.is_empty() {
             return Err(CommandError::new("bad_input", "Enter your e-mail and password."));
         }
-        let anon = Api::new(&server)?;
+        let anon = Api::with_timeout(&server, REQUEST_TIMEOUT)?;
         let body = SignInRequest {
             email: email.trim().to_owned(),
             password: password.to_owned(),
@@ -215,7 +217,8 @@ impl Desktop {
         let generation = inner.generation;
         let token = api.token().unwrap_or_default().to_owned();
         let (tx, rx) = mpsc::unbounded_channel();
-        inner.tasks.push(tauri::async_runtime::spawn(events::run(api.base().to_owned(), token, tx)));
+        let socket = events::run(api.base().to_owned(), token, SocketConfig::default(), tx);
+        inner.tasks.push(tauri::async_runtime::spawn(socket));
         inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(generation, rx)));
         let state = SessionState::SignedIn {
             server: api.base().to_owned(),
@@ -239,11 +242,11 @@ impl Desktop {
                     }
                     self.emit.server_event(&event);
                 }
-                SocketMsg::Reconnecting { why } => {
+                SocketMsg::Reconnecting { why, .. } => {
                     tracing::info!(%why, "event socket dropped; reconnecting");
                     self.set_connection(generation, Connection::Offline).await;
                 }
-                SocketMsg::Refused => {
+                SocketMsg::Refused { .. } => {
                     let mut inner = self.inner.lock().await;
                     if inner.generation != generation {
                         return;

@@ -1,11 +1,10 @@
 //! meetdesk-desktop: the agent's desktop app. A Tauri 2 shell around the inbox UI (`ui/`):
 //! Rust holds the session (token in the OS keychain), the server's event socket and every
 //! request; the UI invokes the commands of `commands.rs` and follows the events of `types.rs`.
+//! The HTTP API and the event socket are `meetdesk-client`'s, as the CLI's are.
 
-pub mod api;
 mod commands;
 pub mod desktop;
-pub mod events;
 pub mod keychain;
 pub mod types;
 

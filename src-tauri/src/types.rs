@@ -86,9 +86,9 @@ impl CommandError {
     }
 }
 
-impl From<crate::api::ApiError> for CommandError {
-    fn from(e: crate::api::ApiError) -> Self {
-        CommandError::new(e.code(), e.to_string())
+impl From<meetdesk_client::api::ApiError> for CommandError {
+    fn from(e: meetdesk_client::api::ApiError) -> Self {
+        CommandError::new(e.code(), e.message())
     }
 }
 

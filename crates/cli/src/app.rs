@@ -1,32 +1,32 @@
 //! The client's life: sign in (or resume), open the event socket, ring / answer / start a
-//! meet, and while this device is a present participant of an active meet, hold its media
-//! connection (offer → answer, ICE restarts, a fresh offer when the server lost it) and the
-//! media task on it; leave when the meet ends or this device hangs up.
+//! meet, and while this device is a present participant of an active meet, hold a
+//! [`meetdesk_client::call::Call`] in it (its media connection: offer → answer, ICE restarts,
+//! a fresh offer when the server lost it); leave when the meet ends or this device hangs up.
+//! Everything that happens is printed as a JSON line (`out`).
 //!
-//! One loop ([`App::run`]) reacts to events, the media task's notes, the connection's state,
-//! timers (hang-up, mute, invite, retries) and signals; sound never waits for it (the media
-//! task runs on its own).
+//! One loop ([`App::run`]) reacts to events, the call's events, timers (hang-up, mute, invite)
+//! and signals; sound never waits for it (the call runs on its own).
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use meetdesk_client::api::Api;
+use meetdesk_client::audio::{self, Audio, AudioSetup};
+use meetdesk_client::call::{self, Call, CallError, CallEvent, PeerConfig, Reoffer};
+use meetdesk_client::events::{self, SocketConfig, SocketMsg};
 use meetdesk_protocol::{self as p, EventBody, MeetState};
-use meetdesk_rtc::reconnect::{self, Reconnect, ReconnectPolicy};
-use meetdesk_rtc::{ClientPeer, ConnectionState, IceServer, PeerConfig};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
 
-use crate::api::{Api, ApiError};
-use crate::audio::{self, Audio, AudioSetup};
-use crate::events::{self, SocketMsg};
-use crate::media::{MediaTask, Note};
 use crate::out::{emit, emit_at, now_ms};
 
-/// Attempts to set up media (offer → answer) before giving up.
-const MAX_MEDIA_ATTEMPTS: u32 = 5;
+/// The event socket: 60 s of silence is a dead connection; reconnects back off up to 5 s.
+const SOCKET: SocketConfig = SocketConfig {
+    silence_limit: Duration::from_secs(60),
+    backoff_min: Duration::from_millis(250),
+    backoff_max: Duration::from_secs(5),
+};
 /// Exit code after SIGINT / SIGTERM.
 const INTERRUPTED: u8 = 130;
 
@@ -89,35 +89,15 @@ enum Who {
     Customer { id: String, chats: Vec<p::ChatView> },
 }
 
-/// The peer connection's local side: loopback for a server on loopback (tests, one
-/// machine), else every interface; STUN/TURN as the server hands them out.
-fn peer_config(
-    server: &str,
-    media_ip: Option<IpAddr>,
-    ice: Vec<p::IceServerView>,
-) -> anyhow::Result<PeerConfig> {
-    let url = reqwest::Url::parse(server).with_context(|| format!("--server {server:?} is not a URL"))?;
-    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let bind_ip = media_ip.unwrap_or(match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) if ip.is_loopback() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Ok(IpAddr::V6(ip)) if ip.is_loopback() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        _ if host.eq_ignore_ascii_case("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    });
-    let ice_servers = ice
-        .into_iter()
-        .map(|s| IceServer { urls: s.urls, username: s.username, credential: s.credential })
-        .collect();
-    Ok(PeerConfig { bind_ip, public_ip: None, ice_servers, relay_only: false, port_range: None })
-}
-
 /// Signs in, runs until the meet ends (or forever with `exit_after_meet` off), writes the
-/// recording. Returns the exit code.
+/// recording. Returns the exit code. With `audio_clock`, prints the WAV device's tick 0
+/// (`audio_clock`, see [`audio::Devices::wav_tick0`]).
 pub async fn run(
     server: &str,
     login: Login,
     plan: Plan,
     setup: &AudioSetup,
+    audio_clock: bool,
     media_ip: Option<IpAddr>,
     relay_only: bool,
 ) -> anyhow::Result<u8> {
@@ -131,6 +111,10 @@ pub async fn run(
         Login::Agent { .. } => None,
     };
     let (audio, devices) = audio::open(setup)?;
+    if let Some(tick0) = devices.wav_tick0().filter(|_| audio_clock) {
+        let unix_us = tick0.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        emit("audio_clock", None, json!({ "tick0_unix_us": unix_us }));
+    }
     let result = async {
         let anonymous = Api::new(server)?;
         let (api, device_id, who, opened) = match (login, link) {
@@ -173,9 +157,8 @@ pub async fn run(
         };
         let config: p::MediaConfigView =
             api.get("/api/media/config").await.context("reading the media config")?;
-        let mut peer_config = peer_config(server, media_ip, config.ice_servers)?;
+        let mut peer_config = call::peer_config(server, media_ip, config.ice_servers);
         peer_config.relay_only = relay_only;
-        let (notes_tx, notes_rx) = mpsc::unbounded_channel();
         let app = App {
             api,
             device_id,
@@ -187,10 +170,9 @@ pub async fn run(
             opened,
             ready: false,
             rung: HashSet::new(),
-            notes_tx,
             exit: None,
         };
-        app.run(notes_rx).await
+        app.run().await
     }
     .await;
     let finished = devices.finish();
@@ -206,16 +188,13 @@ struct Current {
     /// When this device's part in the meet began (answered, joined, or its call answered).
     accepted_at: Option<Instant>,
     was_present: bool,
-    conn: Option<Conn>,
+    /// This device's media in the meet, while it is a present participant of the active meet.
+    call: Option<Call>,
     first_connected: Option<Instant>,
-    muted: bool,
     hangup_at: Option<Instant>,
     mute_at: Option<Instant>,
     invite_at: Option<Instant>,
     restart_ice_at: Option<Instant>,
-    media_retry_at: Option<Instant>,
-    media_attempts: u32,
-    ice_restarts: u32,
     slots: Vec<p::MediaSlot>,
     /// First audio heard in a slot whose party the server has not named yet: reported (with
     /// the time it was heard) once a `media_slots` event names it.
@@ -229,16 +208,12 @@ impl Current {
             view,
             accepted_at: None,
             was_present: false,
-            conn: None,
+            call: None,
             first_connected: None,
-            muted: false,
             hangup_at: None,
             mute_at: None,
             invite_at: None,
             restart_ice_at: None,
-            media_retry_at: None,
-            media_attempts: 0,
-            ice_restarts: 0,
             slots: Vec::new(),
             pending_audio: Vec::new(),
         }
@@ -261,25 +236,13 @@ impl Current {
     }
 }
 
-/// One media connection of this device in the meet.
-struct Conn {
-    peer: Arc<ClientPeer>,
-    task: Option<MediaTask>,
-    state: watch::Receiver<ConnectionState>,
-    offered_at: Instant,
-    /// As last reported (`connected` / `disconnected` events).
-    connected: bool,
-    /// When to restart ICE, offer afresh or give up (`meetdesk_rtc::reconnect`).
-    reconnect: Reconnect,
-}
-
 struct App {
     api: Api,
     device_id: String,
     who: Who,
     plan: Plan,
     peer_config: PeerConfig,
-    /// The sound path while no media task holds it.
+    /// The sound path while no call holds it.
     audio: Option<Audio>,
     meet: Option<Current>,
     /// The meet a meet link opened (joined already).
@@ -287,7 +250,6 @@ struct App {
     ready: bool,
     /// Meets this device was rung for (printed once each).
     rung: HashSet<String>,
-    notes_tx: mpsc::UnboundedSender<Note>,
     exit: Option<u8>,
 }
 
@@ -302,10 +264,11 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-async fn changed(rx: &mut Option<watch::Receiver<ConnectionState>>) {
-    if let Some(rx) = rx {
-        if rx.changed().await.is_ok() {
-            return;
+/// The next event of the meet's call (pending while there is none).
+async fn call_event(meet: &mut Option<Current>) -> CallEvent {
+    if let Some(call) = meet.as_mut().and_then(|m| m.call.as_mut()) {
+        if let Some(event) = call.next_event().await {
+            return event;
         }
     }
     std::future::pending().await
@@ -339,30 +302,27 @@ fn party_json(p: &p::PartyView) -> Value {
     json!({"kind": p.kind, "id": p.id, "name": p.name})
 }
 
-fn api_code(e: &anyhow::Error) -> Option<&str> {
-    e.downcast_ref::<ApiError>().and_then(ApiError::code)
-}
-
 impl App {
-    async fn run(mut self, mut notes_rx: mpsc::UnboundedReceiver<Note>) -> anyhow::Result<u8> {
+    async fn run(mut self) -> anyhow::Result<u8> {
         let token = self.api.token().context("no session")?.to_owned();
-        let mut socket = events::spawn(self.api.base(), &token);
+        let mut socket = events::spawn(self.api.base(), &token, SOCKET);
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
         loop {
-            let mut state_rx = self.meet.as_ref().and_then(|m| m.conn.as_ref()).map(|c| c.state.clone());
             let deadline = self.next_deadline();
             tokio::select! {
                 msg = socket.recv() => match msg {
                     Some(SocketMsg::Event(e)) => self.on_event(*e).await?,
+                    Some(SocketMsg::Open) => {}
                     Some(SocketMsg::Reconnecting { after, why }) => {
                         tracing::warn!(after, "event socket dropped ({why}); reconnecting");
                     }
-                    Some(SocketMsg::Fatal(why)) => bail!(why),
+                    Some(SocketMsg::Refused { status }) => {
+                        bail!("the event socket was refused ({status}): the session is not valid")
+                    }
                     None => bail!("the event socket task stopped"),
                 },
-                Some(note) = notes_rx.recv() => self.on_note(note),
-                _ = changed(&mut state_rx) => self.on_connection_state().await?,
+                event = call_event(&mut self.meet) => self.on_call_event(event).await?,
                 _ = sleep_until(deadline) => self.on_timers().await?,
                 _ = tokio::signal::ctrl_c() => return self.interrupted("SIGINT").await,
                 _ = sigterm.recv() => return self.interrupted("SIGTERM").await,
@@ -375,15 +335,7 @@ impl App {
 
     fn next_deadline(&self) -> Option<Instant> {
         let Some(m) = &self.meet else { return None };
-        let conn = m.conn.as_ref();
-        earliest([
-            m.hangup_at,
-            m.mute_at,
-            m.invite_at,
-            m.restart_ice_at,
-            m.media_retry_at,
-            conn.and_then(|c| c.reconnect.poll_timeout()).map(|(at, _)| at),
-        ])
+        earliest([m.hangup_at, m.mute_at, m.invite_at, m.restart_ice_at])
     }
 
     fn is_present(&self, view: &p::MeetView) -> bool {
@@ -548,113 +500,41 @@ impl App {
             cur.accepted_at = Some(Instant::now());
             emit("accepted", Some(&cur.id), json!({"how": "answered"}));
         }
-        if active && present && cur.conn.is_none() && cur.media_retry_at.is_none() {
-            self.start_media().await?;
+        if active && present && cur.call.is_none() {
+            let audio = self.audio.take().context("the sound path is held by another call")?;
+            cur.call = Some(Call::start(self.api.clone(), &cur.id, self.peer_config.clone(), audio));
         }
         Ok(())
     }
 
     // ---- media ---------------------------------------------------------------------------
 
-    /// A fresh connection: offer, the server's answer, and the media task on it.
-    async fn start_media(&mut self) -> anyhow::Result<()> {
-        let Some(cur) = &mut self.meet else { return Ok(()) };
-        cur.media_attempts += 1;
-        let path = format!("/api/meets/{}/media", cur.id);
-        let offered_at = Instant::now();
-        let peer = match ClientPeer::new(&self.peer_config).await {
-            Ok(peer) => peer,
-            Err(e) => {
-                // No connection can be made (e.g. relay only and TURN refused us): say so, and
-                // end a meet whose media never connected rather than leave the others waiting.
-                emit("media_failed", Some(&cur.id), json!({ "error": e.to_string() }));
-                if cur.first_connected.is_none() {
-                    let path = format!("/api/meets/{}/media-failed", cur.id);
-                    let body = json!({});
-                    let told = self.api.post::<p::MeetView>(&path, &body);
-                    let _ = tokio::time::timeout(Duration::from_secs(5), told).await;
-                }
-                return Err(anyhow::Error::new(e).context("creating the peer connection"));
-            }
-        };
-        let result = async {
-            let answer: p::MediaAnswer =
-                self.api.post(&path, &json!({"sdp": peer.offer(), "restart": false})).await?;
-            peer.accept_answer(&answer.sdp).await.context("applying the server's answer")?;
-            anyhow::Ok(())
-        }
-        .await;
-        let Some(cur) = &mut self.meet else { return Ok(()) };
-        match result {
-            Ok(()) => {
-                let peer = Arc::new(peer);
-                let audio = self.audio.take().context("the sound path is held by another connection")?;
-                let task = MediaTask::start(audio, Arc::clone(&peer), cur.muted, self.notes_tx.clone());
-                let state = peer.peer().watch_state();
-                cur.conn = Some(Conn {
-                    peer,
-                    task: Some(task),
-                    state,
-                    offered_at,
-                    connected: false,
-                    reconnect: Reconnect::new(ReconnectPolicy::default(), Instant::now()),
-                });
-                Ok(())
-            }
-            Err(e) => {
-                let _ = peer.close().await;
-                match api_code(&e) {
-                    // Boxed: refreshing evaluates the meet, which may start media again.
-                    Some("ended" | "not_in_meet") => Box::pin(self.refresh()).await,
-                    _ if cur.media_attempts >= MAX_MEDIA_ATTEMPTS => {
-                        Err(e.context(format!("setting up media ({} attempts)", cur.media_attempts)))
-                    }
-                    _ => {
-                        tracing::warn!("setting up media failed, retrying: {e:#}");
-                        cur.media_retry_at = Some(Instant::now() + Duration::from_secs(1));
-                        Ok(())
-                    }
-                }
-            }
-        }
-    }
-
-    /// Stops the media task (taking the sound path back) and closes the connection.
+    /// Closes the call (taking the sound path back).
     async fn drop_connection(&mut self) -> anyhow::Result<()> {
-        let Some(conn) = self.meet.as_mut().and_then(|m| m.conn.take()) else { return Ok(()) };
-        if let Some(task) = conn.task {
-            self.audio = Some(task.stop().await?);
-        }
-        if let Err(e) = conn.peer.close().await {
-            tracing::debug!(error = %e, "closing the peer connection");
-        }
+        let Some(call) = self.meet.as_mut().and_then(|m| m.call.take()) else { return Ok(()) };
+        self.audio = Some(call.close().await?);
         Ok(())
     }
 
-    async fn on_connection_state(&mut self) -> anyhow::Result<()> {
+    async fn on_call_event(&mut self, event: CallEvent) -> anyhow::Result<()> {
         let Some(cur) = &mut self.meet else { return Ok(()) };
-        let Some(conn) = &mut cur.conn else { return Ok(()) };
-        let state = *conn.state.borrow_and_update();
-        let now = Instant::now();
-        match state {
-            ConnectionState::Connected if !conn.connected => {
-                let pair = conn.peer.peer().selected_pair().await;
-                conn.connected = true;
-                cur.media_attempts = 0;
+        match event {
+            CallEvent::Connected { offer_to_connected, ice_restarts, candidate_pair } => {
                 emit(
                     "connected",
                     Some(&cur.id),
                     json!({
-                        "offer_to_connected_ms": conn.offered_at.elapsed().as_millis() as u64,
+                        "offer_to_connected_ms": offer_to_connected.as_millis() as u64,
                         "since_accepted_ms": cur.since_accepted_ms(),
-                        "ice_restarts": cur.ice_restarts,
-                        "candidate_pair": pair.map(|p| json!({
+                        "ice_restarts": ice_restarts,
+                        "candidate_pair": candidate_pair.map(|p| json!({
                             "local": p.local_type, "local_address": p.local_address,
                             "remote": p.remote_type, "remote_address": p.remote_address,
                         })),
                     }),
                 );
                 if cur.first_connected.is_none() {
+                    let now = Instant::now();
                     cur.first_connected = Some(now);
                     cur.hangup_at = self.plan.hangup_after.map(|d| now + d);
                     cur.mute_at = self.plan.mute_after.map(|d| now + d);
@@ -662,109 +542,42 @@ impl App {
                     cur.restart_ice_at = self.plan.ice_restart_after.map(|d| now + d);
                 }
             }
-            ConnectionState::Disconnected | ConnectionState::Failed | ConnectionState::Closed => {
-                let was = std::mem::replace(&mut conn.connected, false);
-                let first_failure =
-                    !conn.reconnect.ever_connected() && state != ConnectionState::Disconnected;
-                if was || (first_failure && conn.reconnect.attempts() == 0) {
-                    emit("disconnected", Some(&cur.id), json!({"state": state.to_string()}));
-                }
+            CallEvent::Disconnected { state } => {
+                emit("disconnected", Some(&cur.id), json!({"state": state.to_string()}));
             }
-            _ => {}
-        }
-        let Some(conn) = self.meet.as_mut().and_then(|m| m.conn.as_mut()) else { return Ok(()) };
-        conn.reconnect.handle(now, reconnect::Input::State(state));
-        self.drive_reconnect().await
-    }
-
-    /// Does what the reconnect policy asks for, until it asks for nothing more.
-    async fn drive_reconnect(&mut self) -> anyhow::Result<()> {
-        loop {
-            let Some(cur) = &mut self.meet else { return Ok(()) };
-            let Some(conn) = &mut cur.conn else { return Ok(()) };
-            let Some(action) = conn.reconnect.poll_action() else { return Ok(()) };
-            match action {
-                reconnect::Action::RestartIce { attempt } => self.restart_ice(attempt).await?,
-                reconnect::Action::Reoffer(why) => {
-                    // The server dropped this device's connection, or it never connected.
-                    let why = match why {
-                        reconnect::Reoffer::ServerLostConnection => "no_media_connection",
-                        reconnect::Reoffer::NeverConnected => "not_connected",
-                    };
-                    emit("media_reoffer", Some(&cur.id), json!({ "why": why }));
-                    if cur.media_attempts >= MAX_MEDIA_ATTEMPTS {
-                        if cur.first_connected.is_none() {
-                            let path = format!("/api/meets/{}/media-failed", cur.id);
-                            let _ = self.api.post::<p::MeetView>(&path, &json!({})).await;
-                        }
-                        bail!("media did not connect ({} offers in a row)", cur.media_attempts);
-                    }
-                    self.drop_connection().await?;
-                    return Box::pin(self.start_media()).await;
-                }
-                reconnect::Action::GiveUp { ever_connected } => {
-                    if !ever_connected {
-                        let path = format!("/api/meets/{}/media-failed", cur.id);
-                        let _ = self.api.post::<p::MeetView>(&path, &json!({})).await;
-                    }
-                    let restarts = cur.ice_restarts;
-                    bail!("the media connection did not come back ({restarts} ICE restarts)");
-                }
+            CallEvent::IceRestart { attempt } => {
+                emit("ice_restart", Some(&cur.id), json!({"attempt": attempt}));
             }
-        }
-    }
-
-    /// ICE restart on the same connection. A server that no longer has the connection is
-    /// reported to the reconnect policy (which then asks for a fresh offer); other failures
-    /// wait for the policy's next restart.
-    async fn restart_ice(&mut self, attempt: u32) -> anyhow::Result<()> {
-        let Some(cur) = &mut self.meet else { return Ok(()) };
-        let Some(conn) = &mut cur.conn else { return Ok(()) };
-        cur.ice_restarts += 1;
-        emit("ice_restart", Some(&cur.id), json!({"attempt": attempt}));
-        let peer = Arc::clone(&conn.peer);
-        let path = format!("/api/meets/{}/media", cur.id);
-        let result = async {
-            let offer = peer.restart_ice().await.context("ICE restart offer")?;
-            let answer: p::MediaAnswer =
-                self.api.post(&path, &json!({"sdp": offer, "restart": true})).await?;
-            peer.accept_answer(&answer.sdp).await.context("applying the ICE restart answer")?;
-            anyhow::Ok(())
-        }
-        .await;
-        let Some(conn) = self.meet.as_mut().and_then(|m| m.conn.as_mut()) else { return Ok(()) };
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) => match api_code(&e) {
-                Some("no_media_connection") => {
-                    conn.reconnect.handle(Instant::now(), reconnect::Input::ServerLostConnection);
-                    Ok(())
-                }
-                Some("ended" | "not_in_meet") => Box::pin(self.refresh()).await,
-                _ => {
-                    tracing::warn!("ICE restart failed: {e:#}");
-                    Ok(())
-                }
-            },
-        }
-    }
-
-    fn on_note(&mut self, note: Note) {
-        let Some(cur) = &self.meet else { return };
-        match note {
-            Note::FirstAudio { slot, at_ms } => {
+            CallEvent::Reoffer { why } => {
+                let why = match why {
+                    Reoffer::ServerLostConnection => "no_media_connection",
+                    Reoffer::NeverConnected => "not_connected",
+                };
+                emit("media_reoffer", Some(&cur.id), json!({ "why": why }));
+            }
+            CallEvent::FirstAudio { slot, at_ms } => {
                 let since_connected = cur.first_connected.map(|t| t.elapsed().as_millis() as u64);
                 let fields = json!({
                     "slot": slot,
                     "since_accepted_ms": cur.since_accepted_ms(),
                     "since_connected_ms": since_connected,
                 });
-                let Some(cur) = &mut self.meet else { return };
                 cur.pending_audio.push((slot, at_ms, fields));
                 cur.report_first_audio();
             }
-            Note::PeerClosed => tracing::debug!("the peer connection delivers no more packets"),
+            CallEvent::NotInMeet { .. } => return self.refresh().await,
+            CallEvent::Failed(e) => {
+                if let CallError::CreatePeer(source) = &e {
+                    emit("media_failed", Some(&cur.id), json!({ "error": source.to_string() }));
+                }
+                // Closing waits until the server heard that this meet's media failed.
+                if let Err(closing) = self.drop_connection().await {
+                    tracing::debug!("closing the failed call: {closing}");
+                }
+                return Err(e.into());
+            }
         }
+        Ok(())
     }
 
     // ---- timers --------------------------------------------------------------------------
@@ -781,9 +594,8 @@ impl App {
         };
         let Some(cur) = &mut self.meet else { return Ok(()) };
         if due(&mut cur.mute_at) {
-            cur.muted = true;
-            if let Some(task) = cur.conn.as_ref().and_then(|c| c.task.as_ref()) {
-                task.mute(true);
+            if let Some(call) = &cur.call {
+                call.set_muted(true);
             }
             emit("muted", Some(&cur.id), json!({}));
         }
@@ -800,19 +612,10 @@ impl App {
         if due(&mut cur.hangup_at) {
             return self.hang_up().await;
         }
-        if due(&mut cur.media_retry_at) {
-            return self.start_media().await;
-        }
         if due(&mut cur.restart_ice_at) {
-            if let Some(conn) = &mut cur.conn {
-                conn.reconnect.handle(now, reconnect::Input::RestartNow);
+            if let Some(call) = &cur.call {
+                call.restart_ice();
             }
-            return self.drive_reconnect().await;
-        }
-        let Some(conn) = &mut cur.conn else { return Ok(()) };
-        if conn.reconnect.poll_timeout().is_some_and(|(at, _)| at <= now) {
-            conn.reconnect.handle_timeout(now);
-            return self.drive_reconnect().await;
         }
         Ok(())
     }
@@ -828,7 +631,7 @@ impl App {
                 cur.view = view;
                 self.evaluate().await
             }
-            Err(e) if e.code().is_some() => {
+            Err(e) if e.status().is_some() => {
                 tracing::warn!("hang-up refused: {e}");
                 self.refresh().await
             }
@@ -898,17 +701,5 @@ mod tests {
         {
             assert!(parse_link(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn media_binds_loopback_for_a_local_server() {
-        let cfg = peer_config("http://127.0.0.1:1", None, vec![]).unwrap();
-        assert_eq!(cfg.bind_ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let cfg = peer_config("http://localhost:1", None, vec![]).unwrap();
-        assert_eq!(cfg.bind_ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let cfg = peer_config("https://meet.example.com", None, vec![]).unwrap();
-        assert_eq!(cfg.bind_ip, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let cfg = peer_config("https://meet.example.com", Some("10.1.2.3".parse().unwrap()), vec![]).unwrap();
-        assert_eq!(cfg.bind_ip, "10.1.2.3".parse::<IpAddr>().unwrap());
     }
 }

@@ -14,12 +14,12 @@
 //!         [--processing on|off] [--ice-transport all|relay]
 //! ```
 
-mod api;
+//!
+//! The client itself (HTTP API, event socket, devices, a meet's media) is `meetdesk-client`;
+//! this binary turns flags into its calls and what happens into JSON lines.
+
 mod app;
-mod audio;
 mod duration;
-mod events;
-mod media;
 mod out;
 mod tone;
 
@@ -252,14 +252,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             (c.server, c.common, app::Login::Customer { link: c.link }, plan)
         }
     };
-    let setup = audio::AudioSetup {
+    let setup = meetdesk_client::audio::AudioSetup {
         play: common.play,
         record: common.record,
         mic_name: common.mic,
         speaker_name: common.speaker,
         processing: common.processing.map(|p| p == OnOff::On),
-        audio_clock: common.audio_clock,
     };
     let relay_only = common.ice_transport == IceTransport::Relay;
-    app::run(&server, login, plan, &setup, common.media_ip, relay_only).await
+    app::run(&server, login, plan, &setup, common.audio_clock, common.media_ip, relay_only).await
 }

@@ -1,10 +1,16 @@
-//! Where the sound comes from and goes to: the default devices (cpal, through
-//! `meetdesk_media::device`), or WAV files standing in for them.
+//! Where a call's sound comes from and goes to: the devices (cpal, through
+//! `meetdesk_media::device`: the default ones or ones picked by name), or WAV files standing
+//! in for them.
 //!
-//! A WAV "microphone" (`--play`) and a WAV "speaker" (`--record`) behave like devices: one
-//! thread, paced by a 20 ms timer on absolute deadlines, pushes the next 20 ms of the (looped)
-//! file into the microphone ring and takes 20 ms from the speaker ring, exactly what a device
-//! callback would do; the rest of the client cannot tell the difference.
+//! A WAV "microphone" ([`AudioSetup::play`]) and a WAV "speaker" ([`AudioSetup::record`])
+//! behave like devices: one thread, paced by a 20 ms timer on absolute deadlines, pushes the
+//! next 20 ms of the (looped) file into the microphone ring and takes 20 ms from the speaker
+//! ring, exactly what a device callback would do; the rest of the client cannot tell the
+//! difference.
+//!
+//! **Architecture Invariant:** the device side (cpal callbacks, the WAV thread) only pushes to
+//! and pops from `meetdesk_media`'s lock-free rings; [`Audio`] is the other end of those
+//! rings, worked by a call's media task.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +18,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use meetdesk_media::codec::Encoder;
 use meetdesk_media::device::{self, DeviceStream};
 use meetdesk_media::pipeline::{
@@ -30,42 +35,82 @@ pub struct AudioSetup {
     pub play: Option<PathBuf>,
     /// Speaker into this WAV (written at exit), else the default (or `speaker_name`) device.
     pub record: Option<PathBuf>,
+    /// The microphone device's name (exact, or a unique part).
     pub mic_name: Option<String>,
+    /// The speaker device's name (exact, or a unique part).
     pub speaker_name: Option<String>,
     /// Echo cancellation, noise suppression and gain control on the microphone. Default: on
     /// for a real microphone, off for a WAV (a test tone would be "suppressed" as noise).
     pub processing: Option<bool>,
-    /// Print an `audio_clock` line when the WAV device starts (see [`run_fake`]).
-    pub audio_clock: bool,
 }
 
-/// The call's sound path as the media task uses it: the capture pipeline reading the
-/// microphone ring, and the rings towards the speaker (and the echo canceller's far-end
-/// reference).
+/// Opening or closing the sound path failed.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // each variant says what failed
+pub enum AudioError {
+    #[error("reading {path}: {source}")]
+    ReadWav { path: PathBuf, source: wav::WavError },
+    #[error("{0} holds less than 20 ms of audio")]
+    TooShort(PathBuf),
+    #[error("writing {path}: {source}")]
+    WriteWav { path: PathBuf, source: wav::WavError },
+    #[error("opening the microphone: {0}")]
+    Microphone(#[source] device::DeviceError),
+    #[error("opening the speaker: {0}")]
+    Speaker(#[source] device::DeviceError),
+    #[error("starting the WAV device thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("the WAV device thread panicked")]
+    ThreadPanicked,
+    #[error(transparent)]
+    Codec(#[from] meetdesk_media::codec::CodecError),
+}
+
+/// A call's sound path as its media task uses it: the capture pipeline reading the microphone
+/// ring, and the rings towards the speaker (and the echo canceller's far-end reference). Held
+/// by one [`crate::call::Call`] at a time and handed back when it closes.
 pub struct Audio {
-    pub capture: Capture,
-    pub speaker: RingWriter,
-    pub far_end: Option<RingWriter>,
+    pub(crate) capture: Capture,
+    pub(crate) speaker: RingWriter,
+    pub(crate) far_end: Option<RingWriter>,
+}
+
+impl std::fmt::Debug for Audio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audio").field("capture", &self.capture).finish_non_exhaustive()
+    }
+}
+
+impl Audio {
+    /// A sound path on rings the caller feeds and drains itself (`mic`: 48 kHz mono samples in;
+    /// `speaker`: what the call plays), without processing: for tests and embedders with their
+    /// own device code.
+    pub fn from_rings(mic: RingReader, speaker: RingWriter) -> Result<Audio, AudioError> {
+        let capture = Capture::new(mic, Encoder::new()?, Box::new(PassThrough));
+        Ok(Audio { capture, speaker, far_end: None })
+    }
 }
 
 /// The devices (or their WAV stand-ins); they run until [`Devices::finish`].
 pub struct Devices {
     fake: Option<FakeDevice>,
+    tick0: Option<std::time::SystemTime>,
     _mic: Option<DeviceStream>,
     _speaker: Option<DeviceStream>,
     record: Option<PathBuf>,
 }
 
 /// Opens the microphone and speaker (or reads the WAV to play) and builds the capture path.
-pub fn open(setup: &AudioSetup) -> anyhow::Result<(Audio, Devices)> {
+pub fn open(setup: &AudioSetup) -> Result<(Audio, Devices), AudioError> {
     let (mic_w, mic_r) = audio_ring(MIC_RING_SAMPLES);
     let (spk_w, spk_r) = audio_ring(SPEAKER_RING_SAMPLES);
 
     let play = match &setup.play {
         Some(path) => {
-            let samples = wav::read_mono_48k(path).with_context(|| format!("reading {}", path.display()))?;
+            let samples = wav::read_mono_48k(path)
+                .map_err(|source| AudioError::ReadWav { path: path.clone(), source })?;
             if samples.len() < FRAME_SAMPLES {
-                anyhow::bail!("{} holds less than 20 ms of audio", path.display());
+                return Err(AudioError::TooShort(path.clone()));
             }
             Some(samples)
         }
@@ -76,8 +121,7 @@ pub fn open(setup: &AudioSetup) -> anyhow::Result<(Audio, Devices)> {
     let (mic_stream, fake_mic) = match play {
         Some(samples) => (None, Some((mic_w, samples))),
         None => {
-            let s =
-                device::open_capture(setup.mic_name.as_deref(), mic_w).context("opening the microphone")?;
+            let s = device::open_capture(setup.mic_name.as_deref(), mic_w).map_err(AudioError::Microphone)?;
             tracing::info!(device = s.device_name(), "microphone");
             (Some(s), None)
         }
@@ -86,13 +130,13 @@ pub fn open(setup: &AudioSetup) -> anyhow::Result<(Audio, Devices)> {
         Some(_) => (None, Some(spk_r)),
         None => {
             let s =
-                device::open_playback(setup.speaker_name.as_deref(), spk_r).context("opening the speaker")?;
+                device::open_playback(setup.speaker_name.as_deref(), spk_r).map_err(AudioError::Speaker)?;
             tracing::info!(device = s.device_name(), "speaker");
             (Some(s), None)
         }
     };
     let fake = if fake_mic.is_some() || fake_spk.is_some() {
-        Some(FakeDevice::start(fake_mic, fake_spk, setup.record.is_some(), setup.audio_clock)?)
+        Some(FakeDevice::start(fake_mic, fake_spk, setup.record.is_some())?)
     } else {
         None
     };
@@ -107,17 +151,28 @@ pub fn open(setup: &AudioSetup) -> anyhow::Result<(Audio, Devices)> {
         far_end = Some(w);
     }
     let audio = Audio { capture, speaker: spk_w, far_end };
-    let devices = Devices { fake, _mic: mic_stream, _speaker: spk_stream, record: setup.record.clone() };
+    let tick0 = fake.as_ref().map(|f| f.tick0);
+    let devices =
+        Devices { fake, tick0, _mic: mic_stream, _speaker: spk_stream, record: setup.record.clone() };
     Ok((audio, devices))
 }
 
 impl Devices {
+    /// The wall-clock time of the WAV device's tick 0, when a WAV stands in for a device: the
+    /// microphone's sample `n` (counted from the start of the looped file) enters the ring and
+    /// the recording's sample `n` leaves the speaker ring at tick `n / 960`, i.e. `n / 48` ms
+    /// later. With it, what was played and what was recorded go on one clock across
+    /// processes.
+    pub fn wav_tick0(&self) -> Option<std::time::SystemTime> {
+        self.tick0
+    }
+
     /// Stops the devices and writes the recording, if one was asked for.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> Result<(), AudioError> {
         let recording = self.fake.map(FakeDevice::stop).transpose()?;
         if let (Some(path), Some(samples)) = (&self.record, recording) {
             wav::write_f32(path, &samples, SAMPLE_RATE)
-                .with_context(|| format!("writing {}", path.display()))?;
+                .map_err(|source| AudioError::WriteWav { path: path.clone(), source })?;
             tracing::info!(path = %path.display(), seconds = samples.len() as f64 / f64::from(SAMPLE_RATE), "recording written");
         }
         Ok(())
@@ -128,6 +183,7 @@ impl Devices {
 struct FakeDevice {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Vec<f32>>,
+    tick0: std::time::SystemTime,
 }
 
 impl FakeDevice {
@@ -135,41 +191,33 @@ impl FakeDevice {
         mic: Option<(RingWriter, Vec<f32>)>,
         speaker: Option<RingReader>,
         record: bool,
-        clock_line: bool,
-    ) -> anyhow::Result<FakeDevice> {
+    ) -> Result<FakeDevice, AudioError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        // Tick 0, on both clocks (see [`Devices::wav_tick0`]).
+        let (start, tick0) = (Instant::now(), std::time::SystemTime::now());
         let thread = std::thread::Builder::new()
             .name("wav-device".into())
-            .spawn(move || run_fake(&flag, mic, speaker, record, clock_line))
-            .context("starting the WAV device thread")?;
-        Ok(FakeDevice { stop, thread })
+            .spawn(move || run_fake(&flag, start, mic, speaker, record))
+            .map_err(AudioError::Thread)?;
+        Ok(FakeDevice { stop, thread, tick0 })
     }
 
     /// Stops the thread; returns what the speaker played (empty unless recording).
-    fn stop(self) -> anyhow::Result<Vec<f32>> {
+    fn stop(self) -> Result<Vec<f32>, AudioError> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().map_err(|_| anyhow::anyhow!("the WAV device thread panicked"))
+        self.thread.join().map_err(|_| AudioError::ThreadPanicked)
     }
 }
 
-/// With `clock_line`, prints `audio_clock` with the wall-clock time of tick 0 (`tick0_unix_us`):
-/// the microphone's sample `n` (counted from the start of the looped file) enters the ring and
-/// the recording's sample `n` leaves the speaker ring at tick `n / 960`, i.e. `n / 48` ms later.
+/// The WAV device's thread: one device period per 20 ms tick counted from `start`.
 fn run_fake(
     stop: &AtomicBool,
+    start: Instant,
     mut mic: Option<(RingWriter, Vec<f32>)>,
     mut speaker: Option<RingReader>,
     record: bool,
-    clock_line: bool,
 ) -> Vec<f32> {
-    let start = Instant::now();
-    if clock_line {
-        let unix_us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        crate::out::emit("audio_clock", None, serde_json::json!({ "tick0_unix_us": unix_us }));
-    }
     let mut ticks: u32 = 0;
     let mut pos = 0usize;
     let mut frame = vec![0.0f32; FRAME_SAMPLES];

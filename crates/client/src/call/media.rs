@@ -9,7 +9,9 @@
 //! (0–20 ms); then it waits behind the speaker margin (one frame when this task keeps up).
 //!
 //! Runs as its own task so that signalling (HTTP, ICE restarts) never stalls the sound. The
-//! [`Audio`] it works on is handed back by [`MediaTask::stop`], for the next connection.
+//! [`Audio`] it works on is handed back by [`MediaTask::stop`], for the next connection. Mute
+//! is the capture path's own switch (an atomic, flipped by [`super::Call::set_muted`]); the
+//! microphone level goes out through [`InputLevel`] (atomics), so nothing here waits on a lock.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +24,8 @@ use meetdesk_rtc::{ClientPeer, ConnectionState, Received, MAX_REMOTE};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::InputLevel;
 use crate::audio::Audio;
-use crate::out::now_ms;
 
 /// How often the task looks at the microphone ring and the speaker ring: a quarter frame, so
 /// a captured frame waits 2.5 ms on average to be sent and the speaker ring is topped up
@@ -41,7 +43,7 @@ const SPEAKER_SHRINK_AFTER: Duration = Duration::from_secs(10);
 
 /// What the media task reports.
 #[derive(Debug, Clone, Copy)]
-pub enum Note {
+pub(super) enum Note {
     /// The first audible (non-DTX) packet in `slot` from a new talker (the first packet ever
     /// in the slot, or the first after a packet with the marker bit: the server marks a new
     /// sender's first packet).
@@ -50,40 +52,29 @@ pub enum Note {
     PeerClosed,
 }
 
-enum Cmd {
-    Mute(bool),
-}
-
-pub struct MediaTask {
-    cmd: mpsc::UnboundedSender<Cmd>,
+pub(super) struct MediaTask {
     stop: oneshot::Sender<()>,
     handle: JoinHandle<Audio>,
 }
 
 impl MediaTask {
-    pub fn start(
+    pub(super) fn start(
         mut audio: Audio,
         peer: Arc<ClientPeer>,
-        muted: bool,
         notes: mpsc::UnboundedSender<Note>,
+        level: Arc<InputLevel>,
     ) -> Self {
         // Microphone audio queued while no connection took it is stale: drop it.
         while let Ok(Some(_)) = audio.capture.poll_frame() {}
-        audio.capture.set_muted(muted);
-        let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = oneshot::channel();
-        let handle = tokio::spawn(run(audio, peer, cmd_rx, stop_rx, notes));
-        MediaTask { cmd, stop, handle }
-    }
-
-    pub fn mute(&self, muted: bool) {
-        let _ = self.cmd.send(Cmd::Mute(muted));
+        let handle = tokio::spawn(run(audio, peer, stop_rx, notes, level));
+        MediaTask { stop, handle }
     }
 
     /// Stops sending and playing; returns the sound path.
-    pub async fn stop(self) -> anyhow::Result<Audio> {
+    pub(super) async fn stop(self) -> Result<Audio, tokio::task::JoinError> {
         let _ = self.stop.send(());
-        self.handle.await.map_err(|e| anyhow::anyhow!("the media task failed: {e}"))
+        self.handle.await
     }
 }
 
@@ -97,7 +88,7 @@ struct Slot {
 }
 
 impl Slot {
-    fn new() -> anyhow::Result<Slot> {
+    fn new() -> Result<Slot, meetdesk_media::codec::CodecError> {
         let (w, r) = audio_ring(SPEAKER_RING_SAMPLES);
         // One frame: the mixer pumps right before it takes each frame, so decoding happens
         // just in time and the mixed ring alone holds the speaker's margin.
@@ -110,9 +101,9 @@ impl Slot {
 async fn run(
     mut audio: Audio,
     peer: Arc<ClientPeer>,
-    mut cmd_rx: mpsc::UnboundedReceiver<Cmd>,
     mut stop_rx: oneshot::Receiver<()>,
     notes: mpsc::UnboundedSender<Note>,
+    level: Arc<InputLevel>,
 ) -> Audio {
     let mut slots: Vec<Option<Slot>> = (0..MAX_REMOTE).map(|_| None).collect();
     let mut tick = tokio::time::interval(TICK);
@@ -126,11 +117,8 @@ async fn run(
         tokio::select! {
             biased;
             _ = &mut stop_rx => break,
-            Some(cmd) = cmd_rx.recv() => match cmd {
-                Cmd::Mute(m) => audio.capture.set_muted(m),
-            },
             _ = tick.tick() => {
-                send_captured(&mut audio, &peer, ts_offset).await;
+                send_captured(&mut audio, &peer, ts_offset, &level).await;
                 let playing = slots.iter().any(Option::is_some);
                 let target = margin.update(audio.speaker.counters().missing(), playing, Instant::now());
                 play(&mut audio, &mut slots, &mut mix, &mut part, target);
@@ -184,9 +172,13 @@ impl SpeakerMargin {
 }
 
 /// Encodes and sends every whole 20 ms frame the microphone ring holds.
-async fn send_captured(audio: &mut Audio, peer: &ClientPeer, ts_offset: u32) {
+async fn send_captured(audio: &mut Audio, peer: &ClientPeer, ts_offset: u32, level: &InputLevel) {
     loop {
-        match audio.capture.poll_frame() {
+        let polled = audio.capture.poll_frame();
+        if matches!(polled, Ok(Some(_))) {
+            level.set(audio.capture.level());
+        }
+        match polled {
             // Not connected (yet, or any more): the stack could not send it; the frame's time
             // passes all the same. `disconnected` still sends: ICE merely missed its checks for
             // a moment (a lossy path), and the packets may well get through.
@@ -229,7 +221,7 @@ fn receive(r: Received, slots: &mut [Option<Slot>], notes: &mpsc::UnboundedSende
     }
     if !slot.heard && r.packet.payload.len() > DTX_MAX_BYTES {
         slot.heard = true;
-        let _ = notes.send(Note::FirstAudio { slot: r.slot, at_ms: now_ms() });
+        let _ = notes.send(Note::FirstAudio { slot: r.slot, at_ms: super::now_ms() });
     }
     slot.playback.push_packet(h.sequence_number, h.timestamp, r.packet.payload.to_vec(), Instant::now());
 }
