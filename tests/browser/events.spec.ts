@@ -84,8 +84,7 @@ test.describe("widget event socket", () => {
         body,
       );
 
-    // A first message arrives live: from now on the widget holds a cursor (a socket that has
-    // seen no logged event has none, and would resume from "now").
+    // A first message arrives live: from now on the widget's cursor is that message's seq.
     const before = `Hello Mina (${Date.now()})`;
     expect((await post(before)).status).toBe(200);
     await expect.poll(() => count(before)).toBe(1);
@@ -114,12 +113,14 @@ test.describe("widget event socket", () => {
     expect(events.filter((e: any) => e.type === "message" && e.message.body === before)).toHaveLength(1);
   });
 
-  test("a socket that dropped before any logged event reads the chat again when it is back", async () => {
+  test("a socket that dropped before any logged event resumes from its hello's cursor", async () => {
     const { page, sockets, open } = await minaPage();
     const inputOpen = () =>
       page.evaluate((id) => (window as any).interop.session.chats.get(id).input_open as boolean, mina.chat_id);
     expect(await inputOpen()).toBe(true);
-    // No logged event yet: the widget has no cursor to resume from.
+    // No logged event yet: the only cursor the widget has is the one its hello carried.
+    const cursor: number = await page.evaluate(() => (window as any).interop.session.socket.lastSeq);
+    expect(cursor).toBeGreaterThan(0);
     await sockets[0]!.route.close({ code: 1006, reason: "test: network dropped" });
     await expect.poll(() => sockets.length).toBe(2);
     // Bob closes the chat's input window meanwhile (the Meet button's rule, P2, changes).
@@ -131,9 +132,14 @@ test.describe("widget event socket", () => {
     expect(patched.status).toBe(200);
     open();
     await expect.poll(() => page.evaluate(() => (window as any).states.at(-1))).toBe("open");
-    expect(new URL(sockets[1]!.url).searchParams.has("after")).toBe(false);
-    // The `chat_updated` event is lost with the old socket; the widget reads the chat again.
+    expect(new URL(sockets[1]!.url).searchParams.get("after")).toBe(String(cursor));
+    // The `chat_updated` written while the socket was down is replayed on the new one.
     await expect.poll(inputOpen).toBe(false);
+    const replayed = await page.evaluate(
+      (id) => (window as any).seen.filter((e: any) => e.type === "chat_updated" && e.chat.id === id).length,
+      mina.chat_id,
+    );
+    expect(replayed).toBe(1);
     const button = await page.evaluate(
       (id) => (window as any).interop.session.chats.get(id).customer_meet_button,
       mina.chat_id,

@@ -82,6 +82,8 @@ export class EventSocket {
       } catch {
         return;
       }
+      // Nothing seen yet: resume from where this connection starts (the hello's cursor).
+      if (event.type === "hello") this.last = Math.max(this.last, event.cursor);
       if (event.seq > 0) {
         if (event.seq <= this.last) return; // handed over before a reconnect
         this.last = event.seq;

@@ -346,7 +346,7 @@ impl App {
 
     async fn on_event(&mut self, event: p::Event) -> anyhow::Result<()> {
         match event.body {
-            EventBody::Hello { device_id, node_id } if !self.ready => {
+            EventBody::Hello { device_id, node_id, .. } if !self.ready => {
                 self.ready = true;
                 self.signed_in(&device_id, &node_id);
                 self.begin().await?;

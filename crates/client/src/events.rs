@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use meetdesk_protocol::Event;
+use meetdesk_protocol::{Event, EventBody};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -106,6 +106,10 @@ pub async fn run(base: String, token: String, config: SocketConfig, tx: mpsc::Un
                     match frame {
                         Message::Text(text) => match serde_json::from_str::<Event>(&text) {
                             Ok(event) => {
+                                if let EventBody::Hello { cursor, .. } = &event.body {
+                                    // Nothing seen yet: resume from where this connection starts.
+                                    last = last.max(*cursor);
+                                }
                                 if event.seq > 0 {
                                     if event.seq <= last {
                                         continue; // handed over before the reconnect
@@ -203,6 +207,41 @@ mod tests {
         assert_eq!(seen, [1, 2, 3]);
         assert_eq!(queries.recv().await.unwrap(), "token=tok");
         assert_eq!(queries.recv().await.unwrap(), "token=tok&after=2");
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_saw_no_event_resumes_from_its_hello_cursor() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (queries_tx, mut queries) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for round in 0..2 {
+                let (stream, _) = listener.accept().await.unwrap();
+                let q = queries_tx.clone();
+                let mut ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
+                    let _ = q.send(req.uri().query().unwrap_or_default().to_owned());
+                    Ok(resp)
+                })
+                .await
+                .unwrap();
+                let hello = r#"{"seq":0,"at":1,"type":"hello","device_id":"dev","node_id":"n","cursor":7}"#;
+                ws.send(Message::text(hello)).await.unwrap();
+                if round == 0 {
+                    ws.close(None).await.unwrap();
+                } else {
+                    while ws.next().await.is_some() {}
+                }
+            }
+        });
+        let mut rx = spawn(&base, "tok", fast());
+        loop {
+            if let SocketMsg::Reconnecting { after, .. } = rx.recv().await.unwrap() {
+                assert_eq!(after, 7);
+                break;
+            }
+        }
+        assert_eq!(queries.recv().await.unwrap(), "token=tok");
+        assert_eq!(queries.recv().await.unwrap(), "token=tok&after=7");
     }
 
     #[tokio::test]

@@ -32,6 +32,10 @@ pub enum EventBody {
     Hello {
         device_id: String,
         node_id: String,
+        /// The seq after which this connection delivers events. A client that has seen no
+        /// event yet reconnects with `?after=` this, and misses nothing in between.
+        #[serde(default)]
+        cursor: i64,
     },
     /// This device must ring for the meet until `deadline`.
     Ring {

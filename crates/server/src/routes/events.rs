@@ -105,7 +105,7 @@ async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mu
     let hello = p::Event {
         seq: 0,
         at: state.clock.now_ms(),
-        body: EventBody::Hello { device_id: device.clone(), node_id: state.node_id.clone() },
+        body: EventBody::Hello { device_id: device.clone(), node_id: state.node_id.clone(), cursor: last },
     };
     if send(&mut socket, &hello).await && replay(&state, &who, &mut last, after.is_some(), &mut socket).await
     {
