@@ -10,6 +10,7 @@
 #
 #   ./scripts/test.sh                    # every stage
 #   ./scripts/test.sh test schemathesis  # setup, then only the stages named
+#   ./scripts/test.sh setup              # only install what is missing
 #
 # Environment:
 #   CARGO_TARGET_DIR      default ~/.cache/meetdesk/target (kept outside the clone)
@@ -33,7 +34,9 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 ALL_STAGES=(fmt clippy test browser desktop schemathesis)
 WANTED=("$@")
 for s in "${WANTED[@]}"; do
-  [[ " ${ALL_STAGES[*]} " == *" $s "* ]] || { echo "unknown stage \"$s\"; stages: ${ALL_STAGES[*]}" >&2; exit 2; }
+  # `setup` alone: only install what is missing (scripts/run-demo.sh uses it).
+  [[ $s == setup || " ${ALL_STAGES[*]} " == *" $s "* ]] ||
+    { echo "unknown stage \"$s\"; stages: setup ${ALL_STAGES[*]}" >&2; exit 2; }
 done
 wanted() {
   [[ ${#WANTED[@]} -eq 0 || " ${WANTED[*]} " == *" $1 "* ]]
