@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use meetdesk_protocol as p;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::engine::{Output, PendingDelete};
 use crate::HistoryError;
@@ -53,9 +53,25 @@ impl OpenState {
     }
 }
 
+/// The write-ahead log is copied into the database file (a checkpoint) once about this much
+/// was written to it.
+const CHECKPOINT_BYTES: usize = 4 << 20;
+
 pub struct Cache {
     conn: Connection,
     path: PathBuf,
+    /// Bytes of records written since the last checkpoint (about).
+    unchecked: usize,
+    /// The checkpoint running beside us, if any.
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if let Some(h) = self.checkpointer.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -106,7 +122,11 @@ impl Cache {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(HistoryError::Corrupt(format!("journal mode {mode}")));
         }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        // Checkpoints run on their own thread ([`Cache::checkpoint_when_due`]): a commit never
+        // waits for the log to be copied and synced into the database file.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(HistoryError::Corrupt(check));
@@ -121,7 +141,7 @@ impl Cache {
             tx.pragma_update(None, "user_version", (v + 1) as i64)?;
             tx.commit()?;
         }
-        let cache = Cache { conn, path: path.to_owned() };
+        let cache = Cache { conn, path: path.to_owned(), unchecked: 0, checkpointer: None };
         // Every table must read (a file that is SQLite but not ours fails here).
         cache.cursor()?;
         cache.pending()?;
@@ -204,8 +224,11 @@ impl Cache {
     /// Performs one engine output in one transaction.
     pub fn apply(&mut self, output: &Output) -> Result<(), HistoryError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = 0;
         match output {
             Output::ApplyPage { reset, upserts, deletes, cursor } => {
+                written = upserts.iter().map(|r| r.body.len() + 2 * r.id.len() + 32).sum::<usize>()
+                    + 64 * deletes.len();
                 if *reset {
                     tx.execute("DELETE FROM records", [])?;
                 }
@@ -216,7 +239,7 @@ impl Cache {
                              created_seq = excluded.created_seq, body = excluded.body",
                     )?;
                     for r in upserts {
-                        put.execute(params![r.id, r.started_at, r.created_seq, serde_json::to_string(r)?])?;
+                        put.execute(params![r.id, r.started_at, r.created_seq, r.body])?;
                     }
                     let mut del = tx.prepare_cached("DELETE FROM records WHERE id = ?1")?;
                     for id in deletes {
@@ -237,7 +260,29 @@ impl Cache {
             }
         }
         tx.commit()?;
+        self.unchecked += written;
+        self.checkpoint_when_due();
         Ok(())
+    }
+
+    /// Once about [`CHECKPOINT_BYTES`] were written, copies the write-ahead log into the
+    /// database file on a thread of its own (SQLite's automatic checkpoint, off this thread):
+    /// a passive checkpoint, which neither waits for nor blocks this connection. (Closing the
+    /// cache checkpoints what is left.)
+    fn checkpoint_when_due(&mut self) {
+        if self.unchecked < CHECKPOINT_BYTES || self.checkpointer.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.unchecked = 0;
+        let path = self.path.clone();
+        self.checkpointer = Some(std::thread::spawn(move || {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let done = Connection::open_with_flags(&path, flags)
+                .and_then(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)));
+            if let Err(e) = done {
+                tracing::debug!(path = %path.display(), error = %e, "call-history cache checkpoint failed");
+            }
+        }));
     }
 }
 

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 
 use meetdesk_protocol as p;
 
-/// Changes asked for per page.
-pub const PAGE_LIMIT: u32 = 2000;
+/// Changes asked for per page (the most the server gives).
+pub const PAGE_LIMIT: u32 = 5000;
 /// Offline deletes sent per request (the server takes up to 500).
 pub const PUSH_LIMIT: usize = 200;
 
@@ -31,11 +31,126 @@ pub struct PendingDelete {
 
 impl PendingDelete {
     /// Does this delete cover `record` (delete wins)?
-    pub fn covers(&self, record: &p::CallRecordView) -> bool {
+    pub fn covers(&self, record: &Pulled) -> bool {
         match &self.target {
             p::DeleteTarget::Record { id } => id == &record.id,
             p::DeleteTarget::All { through } => through.is_none_or(|t| record.created_seq <= t),
         }
+    }
+}
+
+/// A pulled record: what sync and the cache's columns need of it, and its JSON as the server
+/// sent it (a [`p::CallRecordView`]), which the cache stores as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub id: String,
+    pub started_at: i64,
+    pub created_seq: i64,
+    pub body: String,
+}
+
+impl TryFrom<&p::CallRecordView> for Pulled {
+    type Error = serde_json::Error;
+
+    fn try_from(r: &p::CallRecordView) -> Result<Pulled, serde_json::Error> {
+        Ok(Pulled {
+            id: r.id.clone(),
+            started_at: r.started_at,
+            created_seq: r.created_seq,
+            body: serde_json::to_string(r)?,
+        })
+    }
+}
+
+/// One change of a [`Page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Upsert(Pulled),
+    Delete { id: String },
+}
+
+/// A page of `GET /api/history/changes` (a [`p::ChangesPage`]) with each record kept as the
+/// JSON the server sent: decoded without building the records ([`Page::from_json`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub reset: bool,
+    pub changes: Vec<Change>,
+    pub cursor: i64,
+    pub has_more: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireOp {
+    Upsert,
+    Delete,
+}
+
+/// A [`p::RecordChange`] with its record left undecoded.
+#[derive(serde::Deserialize)]
+struct WireChange<'a> {
+    op: WireOp,
+    id: Option<String>,
+    #[serde(borrow)]
+    record: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct WirePage<'a> {
+    reset: bool,
+    #[serde(borrow)]
+    changes: Vec<WireChange<'a>>,
+    cursor: i64,
+    has_more: bool,
+}
+
+/// The fields of a [`p::CallRecordView`] sync needs.
+#[derive(serde::Deserialize)]
+struct RecordKey {
+    id: String,
+    started_at: i64,
+    created_seq: i64,
+}
+
+impl Page {
+    /// Decodes the JSON of a [`p::ChangesPage`].
+    pub fn from_json(bytes: &[u8]) -> Result<Page, serde_json::Error> {
+        use serde::de::Error;
+        let wire: WirePage<'_> = serde_json::from_slice(bytes)?;
+        let mut changes = Vec::with_capacity(wire.changes.len());
+        for c in wire.changes {
+            changes.push(match (c.op, c.record, c.id) {
+                (WireOp::Upsert, Some(record), _) => {
+                    let key: RecordKey = serde_json::from_str(record.get())?;
+                    Change::Upsert(Pulled {
+                        id: key.id,
+                        started_at: key.started_at,
+                        created_seq: key.created_seq,
+                        body: record.get().to_owned(),
+                    })
+                }
+                (WireOp::Delete, _, Some(id)) => Change::Delete { id },
+                (WireOp::Upsert, None, _) => return Err(serde_json::Error::missing_field("record")),
+                (WireOp::Delete, _, None) => return Err(serde_json::Error::missing_field("id")),
+            });
+        }
+        Ok(Page { reset: wire.reset, changes, cursor: wire.cursor, has_more: wire.has_more })
+    }
+}
+
+impl TryFrom<&p::ChangesPage> for Page {
+    type Error = serde_json::Error;
+
+    fn try_from(page: &p::ChangesPage) -> Result<Page, serde_json::Error> {
+        let changes = page
+            .changes
+            .iter()
+            .map(|c| match c {
+                p::RecordChange::Upsert { record, .. } => Pulled::try_from(record).map(Change::Upsert),
+                p::RecordChange::Delete { id, .. } => Ok(Change::Delete { id: id.clone() }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { reset: page.reset, changes, cursor: page.cursor, has_more: page.has_more })
     }
 }
 
@@ -52,7 +167,7 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     Pushed(p::DeletesResponse),
-    Page(p::ChangesPage),
+    Page(Page),
 }
 
 /// A cache write the shell performs (each in one transaction).
@@ -60,7 +175,7 @@ pub enum Reply {
 pub enum Output {
     /// Store a page: drop everything first when `reset`, then the upserts and deletes, then
     /// the new cursor.
-    ApplyPage { reset: bool, upserts: Vec<p::CallRecordView>, deletes: Vec<String>, cursor: i64 },
+    ApplyPage { reset: bool, upserts: Vec<Pulled>, deletes: Vec<String>, cursor: i64 },
     /// These pending deletes were acknowledged: forget them.
     Forget { keys: Vec<String> },
 }
@@ -173,12 +288,12 @@ impl Engine {
                 let mut deletes = Vec::new();
                 for change in page.changes {
                     match change {
-                        p::RecordChange::Upsert { record, .. } => {
+                        Change::Upsert(record) => {
                             if !self.pending.iter().any(|d| d.covers(&record)) {
                                 upserts.push(record);
                             }
                         }
-                        p::RecordChange::Delete { id, .. } => deletes.push(id),
+                        Change::Delete { id } => deletes.push(id),
                     }
                 }
                 self.cursor = page.cursor;
@@ -248,7 +363,36 @@ mod tests {
     }
 
     fn page(changes: Vec<p::RecordChange>, cursor: i64, has_more: bool) -> Reply {
-        Reply::Page(p::ChangesPage { reset: false, changes, cursor, has_more })
+        Reply::Page(Page::try_from(&p::ChangesPage { reset: false, changes, cursor, has_more }).unwrap())
+    }
+
+    fn pulled(id: &str, created_seq: i64) -> Pulled {
+        Pulled::try_from(&record(id, created_seq)).unwrap()
+    }
+
+    #[test]
+    fn a_page_decoded_from_json_keeps_each_record_as_the_server_sent_it() {
+        let typed = p::ChangesPage {
+            reset: true,
+            changes: vec![
+                p::RecordChange::Upsert { seq: 4, record: record("a\"é", 2) },
+                p::RecordChange::Delete { seq: 5, id: "b".into() },
+            ],
+            cursor: 5,
+            has_more: false,
+        };
+        let json = serde_json::to_string(&typed).unwrap();
+        let page = Page::from_json(json.as_bytes()).unwrap();
+        assert_eq!(page, Page::try_from(&typed).unwrap());
+        let Change::Upsert(r) = &page.changes[0] else { panic!("an upsert") };
+        assert_eq!(serde_json::from_str::<p::CallRecordView>(&r.body).unwrap(), record("a\"é", 2));
+        for bad in [
+            r#"{"reset":false,"changes":[{"op":"upsert","seq":1}],"cursor":1,"has_more":false}"#,
+            r#"{"reset":false,"changes":[{"op":"move","seq":1,"id":"a"}],"cursor":1,"has_more":false}"#,
+            "[]",
+        ] {
+            assert!(Page::from_json(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -302,7 +446,7 @@ mod tests {
     #[test]
     fn an_acknowledged_key_is_forgotten_then_the_tombstones_are_pulled() {
         let all = PendingDelete { key: "k".into(), target: p::DeleteTarget::All { through: Some(3) } };
-        assert!(all.covers(&record("old", 3)) && !all.covers(&record("new", 4)), "unseen records are spared");
+        assert!(all.covers(&pulled("old", 3)) && !all.covers(&pulled("new", 4)), "unseen records are spared");
         let mut e = Engine::new(3, vec![all]);
         e.sync();
         e.poll_request();

@@ -22,7 +22,7 @@ use std::path::Path;
 use meetdesk_protocol as p;
 
 pub use cache::{Cache, OpenState};
-pub use engine::{Engine, Output, PendingDelete, Reply, Request};
+pub use engine::{Change, Engine, Output, Page, PendingDelete, Pulled, Reply, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -52,13 +52,10 @@ pub enum TransportError {
     Decode(String),
 }
 
-/// The two server calls sync needs.
+/// The two server calls sync needs. `changes` answers a [`p::ChangesPage`] as a [`Page`]
+/// (records kept as the JSON the server sent; [`Page::from_json`]).
 pub trait Transport {
-    fn changes(
-        &self,
-        since: i64,
-        limit: u32,
-    ) -> impl Future<Output = Result<p::ChangesPage, TransportError>> + Send;
+    fn changes(&self, since: i64, limit: u32) -> impl Future<Output = Result<Page, TransportError>> + Send;
     fn push_deletes(
         &self,
         req: &p::DeletesRequest,

@@ -38,7 +38,7 @@ impl Flaky {
 }
 
 impl Transport for Flaky {
-    async fn changes(&self, since: i64, limit: u32) -> Result<p::ChangesPage, TransportError> {
+    async fn changes(&self, since: i64, limit: u32) -> Result<meetdesk_history::Page, TransportError> {
         match self.net() {
             Net::Up => self.inner.changes(since, limit).await,
             Net::Down => Err(TransportError::Unreachable("network down".into())),

@@ -98,13 +98,49 @@ pub fn record_view(r: &CallRecord) -> p::CallRecordView {
     }
 }
 
-/// A row of the feed: a record or a tombstone.
-pub fn record_change(r: &CallRecord) -> p::RecordChange {
-    if r.deleted_at.is_some() {
-        p::RecordChange::Delete { seq: r.seq, id: r.id.clone() }
-    } else {
-        p::RecordChange::Upsert { seq: r.seq, record: record_view(r) }
+/// A record's wire JSON, stored with it ([`records::Render`]) and sent as it is by the feed.
+pub fn record_body(r: &CallRecord) -> meetdesk_store::Result<String> {
+    serde_json::to_string(&record_view(r))
+        .map_err(|e| meetdesk_store::StoreError::Corrupt(format!("call record {}: {e}", r.id)))
+}
+
+/// The JSON of a [`p::ChangesPage`], written directly: each record's stored body is spliced in
+/// as it is (checked to be JSON), not decoded and encoded again.
+pub fn changes_page_json(
+    reset: bool,
+    rows: &[records::FeedRow],
+    cursor: i64,
+    has_more: bool,
+) -> AppResult<String> {
+    let mut out = String::with_capacity(
+        64 + rows.iter().map(|r| 48 + r.body.as_ref().map_or(r.id.len(), String::len)).sum::<usize>(),
+    );
+    out.push_str(if reset { r#"{"reset":true,"changes":["# } else { r#"{"reset":false,"changes":["# });
+    for (k, row) in rows.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        match &row.body {
+            Some(body) => {
+                serde_json::from_str::<serde::de::IgnoredAny>(body).map_err(|e| {
+                    meetdesk_store::StoreError::Corrupt(format!("call record {}: {e}", row.id))
+                })?;
+                out.push_str(r#"{"op":"upsert","seq":"#);
+                out.push_str(&row.seq.to_string());
+                out.push_str(r#","record":"#);
+                out.push_str(body);
+            }
+            None => {
+                out.push_str(r#"{"op":"delete","seq":"#);
+                out.push_str(&row.seq.to_string());
+                out.push_str(r#","id":"#);
+                out.push_str(&serde_json::Value::from(row.id.as_str()).to_string());
+            }
+        }
+        out.push('}');
     }
+    out.push_str(&format!(r#"],"cursor":{cursor},"has_more":{has_more}}}"#));
+    Ok(out)
 }
 
 /// Tells the owner's devices (only theirs) that their history changed up to `cursor`.
@@ -201,7 +237,7 @@ pub(crate) async fn meet_ended(db: &mut Db, state: &AppState, stored: &StoredMee
             seq: 0,
             deleted_at: None,
         };
-        if let Some(written) = records::insert(db, state.store.backend(), &new).await? {
+        if let Some(written) = records::insert(db, state.store.backend(), &new, record_body).await? {
             announce(db, state, &written.channel_id, &written.agent_id, written.seq).await?;
         }
     }
@@ -216,7 +252,8 @@ pub(crate) async fn meet_started(db: &mut Db, state: &AppState, stored: &StoredM
     };
     let Some(chat) = chats::chat_by_id(db, &chat.0).await? else { return Ok(()) };
     let changed =
-        records::mark_handled(db, state.store.backend(), &stored.channel_id, &chat.customer_id).await?;
+        records::mark_handled(db, state.store.backend(), &stored.channel_id, &chat.customer_id, record_body)
+            .await?;
     let mut last: BTreeMap<String, i64> = BTreeMap::new();
     for r in &changed {
         last.insert(r.agent_id.clone(), r.seq);
@@ -227,13 +264,13 @@ pub(crate) async fn meet_started(db: &mut Db, state: &AppState, stored: &StoredM
     Ok(())
 }
 
-/// One page of an agent's changes after `since`.
+/// One page of an agent's changes after `since`: the JSON of a [`p::ChangesPage`].
 pub async fn changes_page(
     state: &AppState,
     agent: &Agent,
     since: i64,
     limit: Option<i64>,
-) -> AppResult<p::ChangesPage> {
+) -> AppResult<String> {
     let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let mut db = state.store.conn().await?;
     // Read the counter first: every seq up to it is committed (seqs are taken under a lock
@@ -242,12 +279,12 @@ pub async fn changes_page(
     let horizon = records::horizon(&mut db, &agent.id).await?;
     let reset = since < 0 || since > current || (since > 0 && since < horizon);
     let from = if reset { 0 } else { since };
-    let mut rows = records::changes(&mut db, &agent.id, from, limit + 1).await?;
+    let mut rows = records::feed(&mut db, &agent.id, from, limit + 1, record_body).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let last = rows.last().map_or(from, |r| r.seq);
     let cursor = if has_more { last } else { last.max(current) };
-    Ok(p::ChangesPage { reset, changes: rows.iter().map(record_change).collect(), cursor, has_more })
+    changes_page_json(reset, &rows, cursor, has_more)
 }
 
 /// One record of the agent's (404 for anyone else's, and for deleted ones).
@@ -476,7 +513,8 @@ pub async fn search(state: &AppState, agent: &Agent, q: &str) -> AppResult<Vec<p
 
 /// One step of retention at `now`: a batch of records older than [`RETENTION_MS`] becomes
 /// tombstones (their owners are told), or else a batch of old tombstones is forgotten, and old
-/// idempotency keys. Returns whether a full batch was done (more may wait).
+/// idempotency keys, and a batch of records from before stored bodies gets theirs. Returns
+/// whether a full batch was done (more may wait).
 pub async fn sweep(state: &AppState, now: i64) -> AppResult<bool> {
     let backend = state.store.backend();
     let mut tx = state.store.begin().await?;
@@ -495,6 +533,63 @@ pub async fn sweep(state: &AppState, now: i64) -> AppResult<bool> {
     let mut tx = state.store.begin().await?;
     let purged = records::purge_tombstones(&mut tx, now - TOMBSTONE_MS, SWEEP_BATCH).await?;
     records::prune_delete_keys(&mut tx, now - DELETE_KEY_MS).await?;
+    let filled = records::fill_bodies(&mut tx, SWEEP_BATCH, record_body).await?;
     tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
-    Ok(purged as i64 == SWEEP_BATCH)
+    Ok(purged as i64 == SWEEP_BATCH || filled as i64 == SWEEP_BATCH)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_page_written_directly_is_the_json_of_a_changes_page() {
+        let r = CallRecord {
+            id: "rec_\"1\"".into(),
+            channel_id: "ch".into(),
+            agent_id: "ag".into(),
+            meet_id: "m".into(),
+            direction: "invited".into(),
+            scope_kind: "team_group".into(),
+            media: "video".into(),
+            chat_id: None,
+            room_id: Some("room".into()),
+            counterpart_kind: "room".into(),
+            counterpart_id: "room".into(),
+            counterpart_name: "Süd \\ team".into(),
+            invited_by_id: Some("ag2".into()),
+            invited_by_name: Some("Ann".into()),
+            started_at: 1,
+            answered_at: None,
+            ended_at: Some(3),
+            handled: false,
+            created_seq: 7,
+            seq: 8,
+            deleted_at: None,
+        };
+        let rows = [
+            records::FeedRow { seq: 8, id: r.id.clone(), body: Some(record_body(&r).unwrap()) },
+            records::FeedRow { seq: 9, id: "rec_\u{1}".into(), body: None },
+        ];
+        for (reset, has_more) in [(false, true), (true, false)] {
+            let typed = p::ChangesPage {
+                reset,
+                changes: vec![
+                    p::RecordChange::Upsert { seq: 8, record: record_view(&r) },
+                    p::RecordChange::Delete { seq: 9, id: "rec_\u{1}".into() },
+                ],
+                cursor: 9,
+                has_more,
+            };
+            let json = changes_page_json(reset, &rows, 9, has_more).unwrap();
+            assert_eq!(json, serde_json::to_string(&typed).unwrap(), "byte for byte");
+        }
+        let empty = changes_page_json(false, &[], 4, false).unwrap();
+        let typed = p::ChangesPage { reset: false, changes: Vec::new(), cursor: 4, has_more: false };
+        assert_eq!(empty, serde_json::to_string(&typed).unwrap());
+        let bad = [records::FeedRow { seq: 1, id: "x".into(), body: Some("{\"id\":".into()) }];
+        assert!(changes_page_json(false, &bad, 1, false).is_err(), "a broken body is an error, not bad JSON");
+    }
 }

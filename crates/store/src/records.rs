@@ -6,6 +6,11 @@
 //! the same transaction-scoped advisory lock as the event log (so a meet transaction, which
 //! writes events and records, always takes the locks in one order), and SQLite has a single
 //! writer anyway. A deleted record stays as a tombstone until [`purge_tombstones`].
+//!
+//! Each row also keeps the record's wire JSON (`body`), made by the caller's [`Render`] every
+//! time the record is written or changed, so a page of the feed ([`feed`]) is one range read
+//! sent as it is. Rows from before that column have none until [`fill_bodies`] gets to them;
+//! [`feed`] renders those on the way.
 
 use sqlx::any::AnyRow;
 
@@ -73,6 +78,18 @@ fn record(r: &AnyRow) -> Result<CallRecord> {
     })
 }
 
+/// Makes a record's wire JSON (the store knows no wire types; the server passes its own).
+pub type Render = fn(&CallRecord) -> Result<String>;
+
+/// One row of the changes feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub seq: i64,
+    pub id: String,
+    /// The record's wire JSON; `None` for a tombstone.
+    pub body: Option<String>,
+}
+
 /// The lock that orders record changes (and events) on PostgreSQL, held until commit.
 pub async fn lock(db: &mut Db, backend: Backend) -> Result<()> {
     if backend == Backend::Postgres {
@@ -103,12 +120,13 @@ pub async fn current_seq(db: &mut Db) -> Result<i64> {
 
 const INSERT_COLUMNS: &str = "id, channel_id, agent_id, meet_id, direction, scope_kind, media, chat_id, room_id,
     counterpart_kind, counterpart_id, counterpart_name, invited_by_id, invited_by_name, started_at, answered_at,
-    ended_at, handled, created_seq, seq, deleted_at";
-const COLUMNS_PER_ROW: usize = 21;
+    ended_at, handled, created_seq, seq, deleted_at, body";
+const COLUMNS_PER_ROW: usize = 22;
 
 fn bind_record<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     r: &'q CallRecord,
+    body: String,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     q.bind(&r.id)
         .bind(&r.channel_id)
@@ -131,6 +149,7 @@ fn bind_record<'q>(
         .bind(r.created_seq)
         .bind(r.seq)
         .bind(r.deleted_at)
+        .bind(body)
 }
 
 fn placeholders(rows: usize) -> String {
@@ -147,7 +166,12 @@ fn placeholders(rows: usize) -> String {
 /// Writes a new record (its `seq`, `created_seq` and `deleted_at` are set here). Returns
 /// `None` when this meet already left a record for this agent (written once, by whoever
 /// ended the meet).
-pub async fn insert(db: &mut Db, backend: Backend, new: &CallRecord) -> Result<Option<CallRecord>> {
+pub async fn insert(
+    db: &mut Db,
+    backend: Backend,
+    new: &CallRecord,
+    render: Render,
+) -> Result<Option<CallRecord>> {
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM call_records WHERE meet_id = $1 AND agent_id = $2")
             .bind(&new.meet_id)
@@ -160,12 +184,12 @@ pub async fn insert(db: &mut Db, backend: Backend, new: &CallRecord) -> Result<O
     let seq = allocate(db, backend, 1).await?;
     let r = CallRecord { seq, created_seq: seq, deleted_at: None, ..new.clone() };
     let sql = format!("INSERT INTO call_records ({INSERT_COLUMNS}) VALUES {}", placeholders(1));
-    bind_record(sqlx::query(&sql), &r).execute(&mut *db).await?;
+    bind_record(sqlx::query(&sql), &r, render(&r)?).execute(&mut *db).await?;
     Ok(Some(r))
 }
 
 /// Writes many records at once (demo data, benchmarks), in chunks; seqs in slice order.
-pub async fn insert_bulk(db: &mut Db, backend: Backend, new: &[CallRecord]) -> Result<()> {
+pub async fn insert_bulk(db: &mut Db, backend: Backend, new: &[CallRecord], render: Render) -> Result<()> {
     if new.is_empty() {
         return Ok(());
     }
@@ -184,7 +208,7 @@ pub async fn insert_bulk(db: &mut Db, backend: Backend, new: &[CallRecord]) -> R
         let sql = format!("INSERT INTO call_records ({INSERT_COLUMNS}) VALUES {}", placeholders(chunk.len()));
         let mut q = sqlx::query(&sql);
         for r in chunk {
-            q = bind_record(q, r);
+            q = bind_record(q, r, render(r)?);
         }
         q.execute(&mut *db).await?;
     }
@@ -196,16 +220,75 @@ pub async fn get(db: &mut Db, id: &str) -> Result<Option<CallRecord>> {
     row.as_ref().map(record).transpose()
 }
 
-/// An agent's changes after `since`, oldest first: records and tombstones.
-pub async fn changes(db: &mut Db, agent_id: &str, since: i64, limit: i64) -> Result<Vec<CallRecord>> {
-    let rows =
-        sqlx::query("SELECT * FROM call_records WHERE agent_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
-            .bind(agent_id)
-            .bind(since)
-            .bind(limit)
-            .fetch_all(db)
+/// An agent's changes after `since`, oldest first, as the feed sends them: one range read of
+/// `(seq, id, deleted_at, body)`. Records without a stored body (written before it existed)
+/// are read whole and rendered.
+pub async fn feed(
+    db: &mut Db,
+    agent_id: &str,
+    since: i64,
+    limit: i64,
+    render: Render,
+) -> Result<Vec<FeedRow>> {
+    let rows: Vec<(i64, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT seq, id, deleted_at, body FROM call_records WHERE agent_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(agent_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut out: Vec<FeedRow> = rows
+        .into_iter()
+        .map(|(seq, id, deleted_at, body)| FeedRow {
+            seq,
+            id,
+            body: if deleted_at.is_some() { None } else { body },
+        })
+        .collect();
+    if let (true, Some(first), Some(last)) =
+        (out.iter().any(|r| r.body.is_none()), out.first().map(|r| r.seq), out.last().map(|r| r.seq))
+    {
+        let old = sqlx::query(
+            "SELECT * FROM call_records WHERE agent_id = $1 AND seq >= $2 AND seq <= $3
+             AND body IS NULL AND deleted_at IS NULL",
+        )
+        .bind(agent_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *db)
+        .await?;
+        let mut bodies = std::collections::HashMap::new();
+        for row in &old {
+            let r = record(row)?;
+            bodies.insert(r.seq, render(&r)?);
+        }
+        for row in &mut out {
+            if row.body.is_none() {
+                row.body = bodies.remove(&row.seq);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Stores the body of up to `limit` records written before bodies were (see [`feed`]).
+/// Returns how many. A record changed meanwhile keeps the body its change wrote.
+pub async fn fill_bodies(db: &mut Db, limit: i64, render: Render) -> Result<u64> {
+    let rows = sqlx::query("SELECT * FROM call_records WHERE body IS NULL AND deleted_at IS NULL LIMIT $1")
+        .bind(limit)
+        .fetch_all(&mut *db)
+        .await?;
+    for row in &rows {
+        let r = record(row)?;
+        sqlx::query("UPDATE call_records SET body = $1 WHERE id = $2 AND seq = $3 AND body IS NULL")
+            .bind(render(&r)?)
+            .bind(&r.id)
+            .bind(r.seq)
+            .execute(&mut *db)
             .await?;
-    rows.iter().map(record).collect()
+    }
+    Ok(rows.len() as u64)
 }
 
 /// An agent's changes with seqs in `first..=last` (the changes of one transaction).
@@ -322,6 +405,7 @@ pub async fn mark_handled(
     backend: Backend,
     channel_id: &str,
     customer_id: &str,
+    render: Render,
 ) -> Result<Vec<CallRecord>> {
     lock(db, backend).await?;
     let rows = sqlx::query(
@@ -340,13 +424,14 @@ pub async fn mark_handled(
     let first = last - found.len() as i64 + 1;
     let mut out = Vec::with_capacity(found.len());
     for (k, r) in found.into_iter().enumerate() {
-        let seq = first + k as i64;
-        sqlx::query("UPDATE call_records SET handled = 1, seq = $1 WHERE id = $2")
-            .bind(seq)
-            .bind(&r.id)
+        let changed = CallRecord { handled: true, seq: first + k as i64, ..r };
+        sqlx::query("UPDATE call_records SET handled = 1, seq = $1, body = $2 WHERE id = $3")
+            .bind(changed.seq)
+            .bind(render(&changed)?)
+            .bind(&changed.id)
             .execute(&mut *db)
             .await?;
-        out.push(CallRecord { handled: true, seq, ..r });
+        out.push(changed);
     }
     Ok(out)
 }
