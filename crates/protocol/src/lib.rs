@@ -25,6 +25,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people.
     pub message: String,
+    /// `meet_in_progress`: the meet going on there, to offer joining it instead (P5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meet_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
@@ -219,6 +222,13 @@ pub struct RoomView {
     pub name: String,
     pub members: Vec<AgentRef>,
     pub ongoing_meet: Option<String>,
+}
+
+/// `POST /api/rooms/dm`: the DM with another agent of the channel (created on first use).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct DmRequest {
+    pub agent_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]

@@ -43,7 +43,7 @@ fn generate() -> BTreeMap<String, String> {
     let cfg = config();
     let mut out = BTreeMap::new();
     all!(&cfg, &mut out;
-        ErrorBody, ErrorDetail, Role, AgentView, SignInRequest, SessionResponse, Me, ChannelView,
+        ErrorBody, ErrorDetail, DmRequest, Role, AgentView, SignInRequest, SessionResponse, Me, ChannelView,
         ChannelSettings, CustomerView, ChatState, ChatSource, AgentRef, MeetButton, ChatView,
         UpdateChatRequest, AssignRequest, AuthorKind, Author, MessageView, PostMessageRequest,
         RoomKind, RoomView, Media, MeetTarget, StartMeetRequest, InviteRequest, ScopeKind,

@@ -12,7 +12,7 @@ use meetdesk_protocol::{ErrorBody, ErrorDetail};
 
 #[derive(Debug)]
 pub enum AppError {
-    Client { status: StatusCode, code: &'static str, message: Cow<'static, str> },
+    Client { status: StatusCode, code: &'static str, message: Cow<'static, str>, meet_id: Option<String> },
     Internal(anyhow::Error),
 }
 
@@ -20,7 +20,17 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        AppError::Client { status, code, message: message.into() }
+        AppError::Client { status, code, message: message.into(), meet_id: None }
+    }
+
+    /// Names the meet the error is about (`meet_in_progress`: the one to join instead).
+    pub fn with_meet(self, id: String) -> Self {
+        match self {
+            AppError::Client { status, code, message, .. } => {
+                AppError::Client { status, code, message, meet_id: Some(id) }
+            }
+            internal => internal,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
@@ -55,18 +65,21 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match self {
-            AppError::Client { status, code, message } => (status, code, message),
+        let (status, code, message, meet_id) = match self {
+            AppError::Client { status, code, message, meet_id } => (status, code, message, meet_id),
             AppError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     Cow::Borrowed("Something went wrong on the server; it has been logged."),
+                    None,
                 )
             }
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into_owned() } };
+        let body = ErrorBody {
+            error: ErrorDetail { code: code.to_owned(), message: message.into_owned(), meet_id },
+        };
         (status, axum::Json(body)).into_response()
     }
 }
@@ -85,7 +98,11 @@ impl From<Refusal> for AppError {
             }
             _ => StatusCode::CONFLICT,
         };
-        Self::new(status, r.code(), r.message())
+        let error = Self::new(status, r.code(), r.message());
+        match r {
+            Refusal::MeetInProgress(id) => error.with_meet(id.0),
+            _ => error,
+        }
     }
 }
 

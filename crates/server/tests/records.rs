@@ -265,6 +265,14 @@ on_both_databases!(pressing_a_record_calls_the_same_counterpart_in_the_same_medi
     let (status, err) =
         t.post(Some(&alice.token), &format!("/api/history/records/{}/call", dm_rec.id), json!({})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("meet_in_progress")), "{err}");
+    assert_eq!(
+        err["error"]["meet_id"].as_str(),
+        Some(ongoing.id.as_str()),
+        "the refusal names the meet to join"
+    );
+    let (status, joined) =
+        t.post(Some(&alice.token), &format!("/api/meets/{}/accept", ongoing.id), json!({})).await;
+    assert_eq!(status, 200, "joining it from the refusal: {joined}");
     let rooms: Vec<p::RoomView> = t.get_ok(Some(&alice.token), "/api/rooms").await;
     let room = rooms.iter().find(|r| r.id == "dm_alice_bob").unwrap();
     assert_eq!(room.ongoing_meet.as_deref(), Some(ongoing.id.as_str()), "the meet to join");
@@ -534,6 +542,51 @@ on_both_databases!(team_search_orders_public_private_then_dms_alphabetically, |d
             t.get_ok(Some(&bob.token), &format!("/api/history/search?q={q}")).await;
         let names: Vec<&str> = some.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, want, "{q}: case-insensitive, any part of a name, or an e-mail");
+    }
+    t.stop().await;
+});
+
+on_both_databases!(an_agent_with_no_dm_yet_gets_one_on_first_use_and_can_meet_there, |db| async move {
+    let t = TestServer::start(db).await;
+    let bob = t.sign_in("bob@demo.test").await;
+    let dave = t.sign_in("dave@demo.test").await;
+    let carol = t.sign_in("carol@demo.test").await;
+    let dave_in_search =
+        |all: Vec<p::TeamSearchResult>| all.into_iter().find(|r| r.name == "Dave Diaz").map(|r| r.room_id);
+    let all: Vec<p::TeamSearchResult> = t.get_ok(Some(&bob.token), "/api/history/search").await;
+    assert_eq!(dave_in_search(all), Some(None), "listed, with no room yet");
+
+    let room: p::RoomView =
+        t.post_ok(Some(&bob.token), "/api/rooms/dm", json!({"agent_id": "ag_dave"})).await;
+    assert_eq!(room.kind, p::RoomKind::Dm);
+    let members: Vec<&str> = room.members.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(members, ["ag_bob", "ag_dave"]);
+    let again: p::RoomView =
+        t.post_ok(Some(&dave.token), "/api/rooms/dm", json!({"agent_id": "ag_bob"})).await;
+    assert_eq!(again.id, room.id, "the same two agents always get the same DM");
+    let all: Vec<p::TeamSearchResult> = t.get_ok(Some(&bob.token), "/api/history/search").await;
+    assert_eq!(dave_in_search(all), Some(Some(room.id.clone())));
+    // An existing DM is found, not doubled.
+    let old: p::RoomView =
+        t.post_ok(Some(&bob.token), "/api/rooms/dm", json!({"agent_id": "ag_carol"})).await;
+    assert_eq!(old.id, "dm_bob_carol");
+    // Nobody else sees it.
+    let carols: Vec<p::RoomView> = t.get_ok(Some(&carol.token), "/api/rooms").await;
+    assert!(carols.iter().all(|r| r.id != room.id));
+
+    // A team meet there rings Dave (P5: no seat needed).
+    let mut dave_events = dave.events().await;
+    let meet = t.start_meet(&bob, json!({"kind": "room", "room_id": room.id}), "audio").await;
+    dave_events.ring(&meet.id).await;
+
+    let mina = t.customer("chat_mina").await;
+    for (who, body, status, code) in [
+        (&bob, json!({"agent_id": "ag_bob"}), 400, "dm_with_self"),
+        (&bob, json!({"agent_id": "ag_nobody"}), 404, "not_found"),
+        (&mina, json!({"agent_id": "ag_bob"}), 403, "agents_only"),
+    ] {
+        let (got, err) = t.post(Some(&who.token), "/api/rooms/dm", body).await;
+        assert_eq!((got, err["error"]["code"].as_str()), (status, Some(code)), "{err}");
     }
     t.stop().await;
 });

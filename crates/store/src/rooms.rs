@@ -53,6 +53,23 @@ pub async fn members(db: &mut Db, room_id: &str) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// The DM between two agents of a channel, if there is one.
+pub async fn dm_between(db: &mut Db, channel_id: &str, a: &str, b: &str) -> Result<Option<Room>> {
+    let row = sqlx::query(
+        "SELECT * FROM rooms r WHERE r.channel_id = $1 AND r.kind = 'dm'
+           AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.agent_id = $2)
+           AND EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.agent_id = $3)
+           AND (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id) = 2
+         ORDER BY r.id LIMIT 1",
+    )
+    .bind(channel_id)
+    .bind(a)
+    .bind(b)
+    .fetch_optional(db)
+    .await?;
+    row.as_ref().map(room).transpose()
+}
+
 /// Rooms an agent can see: public groups of the channel and rooms they are a member of.
 pub async fn rooms_for_agent(db: &mut Db, channel_id: &str, agent_id: &str) -> Result<Vec<Room>> {
     let rows = sqlx::query(

@@ -8,4 +8,8 @@ code: string,
 /**
  * For people.
  */
-message: string, };
+message: string, 
+/**
+ * `meet_in_progress`: the meet going on there, to offer joining it instead (P5).
+ */
+meet_id?: string | null, };

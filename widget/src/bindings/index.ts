@@ -15,6 +15,7 @@ export type { CustomerView } from "./CustomerView";
 export type { DemoAgent } from "./DemoAgent";
 export type { DemoCustomer } from "./DemoCustomer";
 export type { DemoDirectory } from "./DemoDirectory";
+export type { DmRequest } from "./DmRequest";
 export type { ErrorBody } from "./ErrorBody";
 export type { ErrorDetail } from "./ErrorDetail";
 export type { Event } from "./Event";

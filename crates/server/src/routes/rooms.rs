@@ -3,7 +3,7 @@
 use axum::extract::State;
 use meetdesk_protocol as p;
 use meetdesk_store::chats::{self, Message};
-use meetdesk_store::{rooms, Db};
+use meetdesk_store::{accounts, rooms, Db};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,7 +14,10 @@ use crate::state::AppState;
 use crate::views;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_rooms)).routes(routes!(list_room_messages, post_room_message))
+    OpenApiRouter::new()
+        .routes(routes!(list_rooms))
+        .routes(routes!(dm))
+        .routes(routes!(list_room_messages, post_room_message))
 }
 
 /// A room the agent may see: a public group of their channel, or a room they are in.
@@ -41,6 +44,46 @@ async fn list_rooms(State(state): State<AppState>, Auth(who): Auth) -> AppResult
         out.push(views::room_view(&mut db, &room).await?);
     }
     Ok(Json(out))
+}
+
+/// The DM with another agent of the channel, created on first use (P5: a team meet with an
+/// agent the caller has no DM with yet — the new-meet search lists them with no room).
+/// Idempotent: the same two agents always get the same room, even when both ask at once.
+#[utoipa::path(post, path = "/api/rooms/dm", request_body = p::DmRequest, security(("bearer" = [])),
+    responses((status = 200, body = p::RoomView), (status = 400, body = p::ErrorBody),
+              (status = 403, body = p::ErrorBody), (status = 404, body = p::ErrorBody)))]
+async fn dm(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Json(req): Json<p::DmRequest>,
+) -> AppResult<Json<p::RoomView>> {
+    let agent = who.agent()?;
+    if req.agent_id == agent.id {
+        return Err(AppError::bad_request("dm_with_self", "A DM is with another agent."));
+    }
+    let mut tx = state.store.begin().await?;
+    let other = accounts::agent_by_id(&mut tx, &req.agent_id)
+        .await?
+        .filter(|a| a.channel_id == agent.channel_id)
+        .ok_or_else(|| AppError::not_found("agent"))?;
+    let room = match rooms::dm_between(&mut tx, &agent.channel_id, &agent.id, &other.id).await? {
+        Some(room) => room,
+        None => {
+            // One id per pair: two first requests at once insert the same row once.
+            let (a, b) = if agent.id < other.id { (agent, &other) } else { (&other, agent) };
+            let room = rooms::Room {
+                id: format!("dm_{}_{}", a.id, b.id),
+                channel_id: agent.channel_id.clone(),
+                kind: "dm".into(),
+                name: format!("{}, {}", a.name, b.name),
+            };
+            rooms::insert_room(&mut tx, &room, &[a.id.clone(), b.id.clone()], state.clock.now_ms()).await?;
+            room
+        }
+    };
+    let view = views::room_view(&mut tx, &room).await?;
+    tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
+    Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/api/rooms/{id}/messages", params(("id" = String, Path)), security(("bearer" = [])),
