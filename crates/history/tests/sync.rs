@@ -1,5 +1,5 @@
 //! Property test of the call-history sync against a real server (in-process, real HTTP on
-//! 127.0.0.1, SQLite): random interleavings of server-side changes (new records, missed meets
+//! 127.0.0.1; on SQLite, and on a throwaway PostgreSQL from meetdesk-testkit): random interleavings of server-side changes (new records, missed meets
 //! and call-backs that mark them handled, deletes from another device), local deletes made
 //! offline, app restarts, and syncs with the network up, down, or losing the server's replies
 //! after the server acted. At the end, back online, one sync leaves the cache equal to the
@@ -8,7 +8,8 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use meetdesk_history::http::HttpTransport;
 use meetdesk_history::{History, Transport, TransportError};
@@ -153,11 +154,31 @@ async fn sign_in(http: &reqwest::Client, base: &str, email: &str) -> String {
     v["token"].as_str().unwrap().to_owned()
 }
 
+/// The server's database.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One PostgreSQL for the whole test binary; each world gets a fresh database on it.
+fn postgres_database() -> String {
+    static PG: OnceLock<meetdesk_testkit::Postgres> = OnceLock::new();
+    static N: AtomicU32 = AtomicU32::new(0);
+    let pg = PG.get_or_init(|| meetdesk_testkit::Postgres::start().unwrap());
+    pg.new_database(&format!("sync_{}", N.fetch_add(1, Ordering::Relaxed))).unwrap()
+}
+
 async fn world(dir: &Path) -> World {
-    let mut config = meetdesk_server::Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        format!("sqlite://{}?mode=rwc", dir.join("server.db").display()),
-    );
+    world_on(dir, Backend::Sqlite).await
+}
+
+async fn world_on(dir: &Path, backend: Backend) -> World {
+    let database = match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("server.db").display()),
+        Backend::Postgres => postgres_database(),
+    };
+    let mut config = meetdesk_server::Config::new("127.0.0.1:0".parse().unwrap(), database);
     config.demo = true;
     let server = meetdesk_server::start(config).await.unwrap();
     let base = server.url();
@@ -193,8 +214,12 @@ fn open(path: &Path, w: &World, net: &Arc<Mutex<Net>>) -> History<Flaky> {
 }
 
 async fn run(ops: Vec<Op>) {
+    run_on(ops, Backend::Sqlite).await;
+}
+
+async fn run_on(ops: Vec<Op>, backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path()).await;
+    let w = world_on(dir.path(), backend).await;
     let cache_path = dir.path().join("history.db");
     let net = Arc::new(Mutex::new(Net::Up));
     let mut history = open(&cache_path, &w, &net);
@@ -323,6 +348,17 @@ proptest! {
     fn the_cache_ends_equal_to_the_server(ops in proptest::collection::vec(op(), 1..30)) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(ops));
+    }
+}
+
+proptest! {
+    // The same property with the server on PostgreSQL (fewer cases: each is a new database).
+    #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 30, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_cache_ends_equal_to_the_server_on_postgres(ops in proptest::collection::vec(op(), 1..30)) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(run_on(ops, Backend::Postgres));
     }
 }
 
