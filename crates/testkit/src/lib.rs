@@ -9,6 +9,8 @@
 //! * [`pulse::PulseAudio`]: a private PulseAudio server with a virtual microphone and speaker
 //!   (null sinks) for real-device audio tests; [`turn::TurnServer`]: a private coturn on
 //!   127.0.0.1 with one static user. Both stop when dropped.
+//! * [`generated::assert_fresh`]: keeps a directory of generated files (TypeScript bindings)
+//!   equal to what a test renders, failing when it was stale.
 //! * [`relay::Relay`]: a lossy UDP relay in front of a server's media port range (random loss,
 //!   jitter, link cuts) for impairment tests and benches (async, on tokio).
 //!
@@ -52,6 +54,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 
 mod child;
+pub mod generated;
 pub mod pulse;
 pub mod relay;
 pub mod turn;
