@@ -258,10 +258,11 @@ if wanted desktop; then
     cargo install tauri-driver --version '^2' --locked --root "$HOME/.cache/meetdesk/tauri-driver" \
       >"$OUT/tauri-driver-install.log" 2>&1 || { tail -n 30 "$OUT/tauri-driver-install.log" >&2; exit 1; }
   fi
-  cargo build -p meetdesk-server -p meetdesk-desktop --bins 2>&1 | tee "$OUT/desktop-build.log"
+  cargo build -p meetdesk-server -p meetdesk-desktop -p meetdesk-cli --bins 2>&1 | tee "$OUT/desktop-build.log"
   mkdir -p "$OUT/desktop"
   MEETDESK_SERVER_BIN=$CARGO_TARGET_DIR/debug/meetdesk-server \
     MEETDESK_DESKTOP_BIN=$CARGO_TARGET_DIR/debug/meetdesk-desktop TAURI_DRIVER=$TAURI_DRIVER \
+    MEETDESK_CLI_BIN=$CARGO_TARGET_DIR/debug/meetdesk-cli \
     tests/desktop/run.sh 2>&1 | tee "$OUT/desktop.log"
 fi
 

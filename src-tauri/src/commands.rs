@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tauri::State;
 
 use crate::desktop::Desktop;
+use crate::meet::Request;
 use crate::types::*;
 
 type Out<C> = Result<<C as Command>::Output, CommandError>;
@@ -39,4 +40,43 @@ pub async fn chat_messages(
     args: <ChatMessages as Command>::Args,
 ) -> Out<ChatMessages> {
     desktop.chat_messages(&args.chat_id).await
+}
+
+#[tauri::command]
+pub async fn accept_ring(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <AcceptRing as Command>::Args,
+) -> Out<AcceptRing> {
+    desktop.meet_request(Request::Accept(args.meet_id)).await
+}
+
+#[tauri::command]
+pub async fn decline_ring(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <DeclineRing as Command>::Args,
+) -> Out<DeclineRing> {
+    desktop.meet_request(Request::Decline(args.meet_id)).await
+}
+
+#[tauri::command]
+pub async fn hang_up(desktop: State<'_, Arc<Desktop>>) -> Out<HangUp> {
+    desktop.meet_request(Request::HangUp).await
+}
+
+#[tauri::command]
+pub async fn set_muted(desktop: State<'_, Arc<Desktop>>, args: <SetMuted as Command>::Args) -> Out<SetMuted> {
+    desktop.meet_request(Request::SetMuted(args.muted)).await
+}
+
+#[tauri::command]
+pub async fn start_meet(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <StartMeet as Command>::Args,
+) -> Out<StartMeet> {
+    desktop.meet_request(Request::Start(args.chat_id)).await
+}
+
+#[tauri::command]
+pub async fn meet_state(desktop: State<'_, Arc<Desktop>>) -> Out<GetMeetState> {
+    Ok(desktop.meet_state().await)
 }

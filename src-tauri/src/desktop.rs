@@ -1,6 +1,7 @@
 //! The app's controller: the session (sign-in, the keychain, start signed in, sign-out), the
-//! event socket it keeps for a signed-in session, and the inbox's reads. Tauri commands only
-//! call into it; what the UI must hear goes out through [`Emit`].
+//! event socket it keeps for a signed-in session, the inbox's reads, and the session's meets
+//! (rings, the meet this device is in: `meet.rs`'s task). Tauri commands only call into it;
+//! what the UI must hear goes out through [`Emit`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +12,14 @@ use meetdesk_protocol::{ChatView, Event, EventBody, Me, MessageView, SessionResp
 use tokio::sync::{mpsc, Mutex};
 
 use crate::keychain::{Saved, SessionStore};
-use crate::types::{ChatFilter, CommandError, Connection, SessionState};
+use crate::meet::{Meets, Request};
+use crate::types::{ChatFilter, CommandError, Connection, MeetUiState, SessionState};
 
 /// How the controller reaches the UI (Tauri's event system in the app).
 pub trait Emit: Send + Sync + 'static {
     fn session_changed(&self, state: &SessionState);
     fn server_event(&self, event: &Event);
+    fn meet_changed(&self, state: &MeetUiState);
 }
 
 pub struct Desktop {
@@ -28,6 +31,8 @@ pub struct Desktop {
 struct Inner {
     state: SessionState,
     api: Option<Api>,
+    /// The session's meets (rings, the current meet), while signed in.
+    meets: Option<Meets>,
     /// The event socket and its forwarder; aborted on sign-out.
     tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
     /// Bumped on every sign-in and sign-out so a task of an older session changes nothing.
@@ -46,6 +51,7 @@ impl Desktop {
             inner: Mutex::new(Inner {
                 state: SessionState::Starting { server: None, error: None },
                 api: None,
+                meets: None,
                 tasks: Vec::new(),
                 generation: 0,
             }),
@@ -152,6 +158,14 @@ impl Desktop {
     }
 
     pub async fn sign_out(self: &Arc<Self>) -> Result<SessionState, CommandError> {
+        // Leave a meet first (best effort, bounded): the others should not wait for a device
+        // that is gone.
+        let meets = self.inner.lock().await.meets.clone();
+        if let Some(meets) = meets {
+            if meets.state().call.is_some() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), meets.request(Request::HangUp)).await;
+            }
+        }
         let (api, server) = {
             let mut inner = self.inner.lock().await;
             let api = inner.api.take();
@@ -186,6 +200,17 @@ impl Desktop {
         Ok(api.get(&format!("/api/chats/{chat_id}/messages")).await?)
     }
 
+    /// The meets as they stand (empty when signed out).
+    pub async fn meet_state(&self) -> MeetUiState {
+        self.inner.lock().await.meets.as_ref().map(Meets::state).unwrap_or_default()
+    }
+
+    /// Hands a request to the session's meet task.
+    pub async fn meet_request(&self, request: Request) -> Result<MeetUiState, CommandError> {
+        let meets = self.inner.lock().await.meets.clone();
+        meets.ok_or_else(|| CommandError::new("signed_out", "Not signed in."))?.request(request).await
+    }
+
     async fn api(&self) -> Result<Api, CommandError> {
         self.inner.lock().await.api.clone().ok_or_else(|| CommandError::new("signed_out", "Not signed in."))
     }
@@ -210,6 +235,9 @@ impl Desktop {
         for task in inner.tasks.drain(..) {
             task.abort();
         }
+        if inner.meets.take().is_some() {
+            self.emit.meet_changed(&MeetUiState::default());
+        }
     }
 
     fn start_session(self: &Arc<Self>, inner: &mut Inner, api: Api, me: Me, device_id: String) {
@@ -218,8 +246,11 @@ impl Desktop {
         let token = api.token().unwrap_or_default().to_owned();
         let (tx, rx) = mpsc::unbounded_channel();
         let socket = events::run(api.base().to_owned(), token, SocketConfig::default(), tx);
+        let (meets, meet_task) = Meets::start(api.clone(), device_id.clone(), self.emit.clone());
         inner.tasks.push(tauri::async_runtime::spawn(socket));
-        inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(generation, rx)));
+        inner.tasks.push(tauri::async_runtime::spawn(meet_task));
+        inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(generation, rx, meets.clone())));
+        inner.meets = Some(meets);
         let state = SessionState::SignedIn {
             server: api.base().to_owned(),
             agent: me.agent,
@@ -232,7 +263,12 @@ impl Desktop {
     }
 
     /// Hands the socket's events to the UI and keeps `connection` true.
-    async fn forward(self: Arc<Self>, generation: u64, mut rx: mpsc::UnboundedReceiver<SocketMsg>) {
+    async fn forward(
+        self: Arc<Self>,
+        generation: u64,
+        mut rx: mpsc::UnboundedReceiver<SocketMsg>,
+        meets: Meets,
+    ) {
         while let Some(msg) = rx.recv().await {
             match msg {
                 SocketMsg::Open => {}
@@ -240,6 +276,7 @@ impl Desktop {
                     if matches!(event.body, EventBody::Hello { .. }) {
                         self.set_connection(generation, Connection::Online).await;
                     }
+                    meets.event(&event);
                     self.emit.server_event(&event);
                 }
                 SocketMsg::Reconnecting { why, .. } => {

@@ -6,6 +6,7 @@
 mod commands;
 pub mod desktop;
 pub mod keychain;
+pub mod meet;
 pub mod types;
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use meetdesk_protocol::Event;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::desktop::{Desktop, Emit};
-use crate::types::{AppEvent, ServerEvent, SessionChanged, SessionState};
+use crate::types::{AppEvent, MeetChanged, MeetUiState, ServerEvent, SessionChanged, SessionState};
 
 /// Tauri's event system as the controller's way out.
 struct TauriEmit(AppHandle);
@@ -29,6 +30,12 @@ impl Emit for TauriEmit {
     fn server_event(&self, event: &Event) {
         if let Err(e) = self.0.emit(ServerEvent::NAME, event) {
             tracing::warn!(error = %e, "could not emit {}", ServerEvent::NAME);
+        }
+    }
+
+    fn meet_changed(&self, state: &MeetUiState) {
+        if let Err(e) = self.0.emit(MeetChanged::NAME, state) {
+            tracing::warn!(error = %e, "could not emit {}", MeetChanged::NAME);
         }
     }
 }
@@ -54,6 +61,12 @@ pub fn run() {
             commands::sign_out,
             commands::list_chats,
             commands::chat_messages,
+            commands::accept_ring,
+            commands::decline_ring,
+            commands::hang_up,
+            commands::set_muted,
+            commands::start_meet,
+            commands::meet_state,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

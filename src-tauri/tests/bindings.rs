@@ -126,7 +126,14 @@ fn generate() -> BTreeMap<String, String> {
         cmds.command::<SignOut>(&mut render);
         cmds.command::<ListChats>(&mut render);
         cmds.command::<ChatMessages>(&mut render);
+        cmds.command::<AcceptRing>(&mut render);
+        cmds.command::<DeclineRing>(&mut render);
+        cmds.command::<HangUp>(&mut render);
+        cmds.command::<SetMuted>(&mut render);
+        cmds.command::<StartMeet>(&mut render);
+        cmds.command::<GetMeetState>(&mut render);
         cmds.event::<SessionChanged>(&mut render);
+        cmds.event::<MeetChanged>(&mut render);
         cmds.event::<ServerEvent>(&mut render);
     }
     let mut commands = String::from(

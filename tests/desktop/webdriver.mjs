@@ -42,8 +42,14 @@ export class Session {
       args: [css],
     });
     if (!present) return null;
-    const v = await this.cmd("POST", "/element", { using: "css selector", value: css });
-    return v[ELEMENT];
+    try {
+      const v = await this.cmd("POST", "/element", { using: "css selector", value: css });
+      return v[ELEMENT];
+    } catch (e) {
+      // Gone between the two questions (the page re-rendered): absent too.
+      if (e instanceof WebDriverError && / 404 no such element/.test(e.message)) return null;
+      throw e;
+    }
   }
 
   /**

@@ -6,9 +6,13 @@ import type { ChatMessagesArgs } from "./ChatMessagesArgs";
 import type { ChatView } from "./ChatView";
 import type { Event } from "./Event";
 import type { ListChatsArgs } from "./ListChatsArgs";
+import type { MeetIdArgs } from "./MeetIdArgs";
+import type { MeetUiState } from "./MeetUiState";
 import type { MessageView } from "./MessageView";
 import type { SessionState } from "./SessionState";
+import type { SetMutedArgs } from "./SetMutedArgs";
 import type { SignInArgs } from "./SignInArgs";
+import type { StartMeetArgs } from "./StartMeetArgs";
 
 export function getSession(): Promise<SessionState> {
   return invoke<SessionState>("get_session");
@@ -30,8 +34,36 @@ export function chatMessages(args: ChatMessagesArgs): Promise<Array<MessageView>
   return invoke<Array<MessageView>>("chat_messages", { args });
 }
 
+export function acceptRing(args: MeetIdArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("accept_ring", { args });
+}
+
+export function declineRing(args: MeetIdArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("decline_ring", { args });
+}
+
+export function hangUp(): Promise<MeetUiState> {
+  return invoke<MeetUiState>("hang_up");
+}
+
+export function setMuted(args: SetMutedArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("set_muted", { args });
+}
+
+export function startMeet(args: StartMeetArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("start_meet", { args });
+}
+
+export function meetState(): Promise<MeetUiState> {
+  return invoke<MeetUiState>("meet_state");
+}
+
 export function onSessionChanged(handler: (payload: SessionState) => void): Promise<UnlistenFn> {
   return listen<SessionState>("session_changed", (e) => handler(e.payload));
+}
+
+export function onMeetChanged(handler: (payload: MeetUiState) => void): Promise<UnlistenFn> {
+  return listen<MeetUiState>("meet_changed", (e) => handler(e.payload));
 }
 
 export function onServerEvent(handler: (payload: Event) => void): Promise<UnlistenFn> {
