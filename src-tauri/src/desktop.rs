@@ -70,12 +70,13 @@ impl Desktop {
             Ok(Ok(saved)) => saved,
             Ok(Err(e)) | Err(e) => {
                 tracing::warn!(error = %e, "no session read from the keychain");
-                self.set_if(0, SessionState::SignedOut { server: None, notice: Some(e.to_string()) }).await;
+                let notice = Some(e.to_string());
+                self.set_if(0, SessionState::SignedOut { server: suggested_server(), notice }).await;
                 return;
             }
         };
         let Some(saved) = saved else {
-            self.set_if(0, SessionState::SignedOut { server: None, notice: None }).await;
+            self.set_if(0, SessionState::SignedOut { server: suggested_server(), notice: None }).await;
             return;
         };
         let mut backoff = std::time::Duration::from_millis(500);
@@ -325,4 +326,10 @@ async fn blocking<T: Send + 'static>(
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| crate::keychain::KeychainError::new(format!("keychain task failed: {e}")))
+}
+
+/// The server the sign-in form offers when no session is saved: `MEETDESK_SERVER` if set
+/// (`scripts/run-demo.sh` points it at the demo server).
+fn suggested_server() -> Option<String> {
+    std::env::var("MEETDESK_SERVER").ok().and_then(|s| api::normalize_server_url(&s).ok())
 }

@@ -161,29 +161,7 @@ fn generate() -> BTreeMap<String, String> {
 
 #[test]
 fn export_bindings() {
-    let dir = bindings_dir();
-    std::fs::create_dir_all(&dir).expect("creating ui/src/bindings");
-    let wanted = generate();
-    let mut updated = Vec::new();
-    for (name, text) in &wanted {
-        let path = dir.join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-            updated.push(name.clone());
-        }
-    }
-    for entry in std::fs::read_dir(&dir).expect("reading ui/src/bindings").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".ts") && !wanted.contains_key(&name) {
-            std::fs::remove_file(entry.path()).unwrap_or_else(|e| panic!("removing {name}: {e}"));
-            updated.push(format!("{name} (removed)"));
-        }
-    }
-    assert!(
-        updated.is_empty(),
-        "ui/src/bindings was stale and has been regenerated ({}); rerun the test and commit the files",
-        updated.join(", ")
-    );
+    meetdesk_testkit::generated::assert_fresh(&bindings_dir(), "ui/src/bindings", &generate());
 }
 
 #[test]
