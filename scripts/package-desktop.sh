@@ -17,10 +17,12 @@ case "$(uname -s)" in
   *) default=msi,nsis ;;
 esac
 bundles=${1:-$default}
-(cd ui && npm ci --no-audit --no-fund >/dev/null)
+(cd ui && npm ci --no-audit --no-fund >/dev/null && npm run --silent build)
 # The config lives at the repository root; src-tauri/tauri.conf.json is a symlink to it, which
 # a Windows checkout may have turned into a plain file: put the real one there for the CLI.
 if [[ ! -L src-tauri/tauri.conf.json ]]; then cp tauri.conf.json src-tauri/tauri.conf.json; fi
 cd src-tauri
-../ui/node_modules/.bin/tauri build --bundles "$bundles"
+# The UI is built above: the CLI would run the config's beforeBuildCommand from the config's
+# real directory (the repository root, through the symlink), where ../ui is not the UI.
+../ui/node_modules/.bin/tauri build --bundles "$bundles" --config '{"build":{"beforeBuildCommand":""}}'
 echo "bundles in $CARGO_TARGET_DIR/release/bundle/"

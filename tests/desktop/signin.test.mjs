@@ -5,67 +5,20 @@
 // HOME is a temp dir (run.sh), so the "not on disk" check reads everything the app wrote.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
-import { promisify } from "node:util";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { OUT, need, run, shot, startServerAndDriver, stopChildren } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const OUT = path.join(ROOT, "test-output/desktop");
-const need = (/** @type {string} */ name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run tests/desktop/run.sh)`);
-  return v;
-};
-const SERVER_BIN = need("MEETDESK_SERVER_BIN");
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
-const TAURI_DRIVER = need("TAURI_DRIVER");
 const HOME = os.homedir();
 
-/** @type {import("node:child_process").ChildProcess[]} */
-const children = [];
 let base = "";
 let driver = "";
 let work = "";
 /** @type {Session | null} */
 let app = null;
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a process with its output in test-output/desktop/NAME.log. */
-async function start(/** @type {string} */ name, /** @type {string} */ cmd, /** @type {string[]} */ args) {
-  const log = await fs.open(path.join(OUT, `${name}.log`), "w");
-  const child = spawn(cmd, args, { stdio: ["ignore", log.fd, log.fd] });
-  child.on("exit", () => void log.close().catch(() => {}));
-  children.push(child);
-  return child;
-}
-
-/** Polls `url` until it answers 200 (or the process exits). */
-async function ready(/** @type {string} */ url, /** @type {import("node:child_process").ChildProcess} */ child) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited (${child.exitCode}) while starting`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within 60 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The session the app keeps in the Secret Service, or null. */
 async function keyringSession() {
@@ -91,14 +44,6 @@ async function filesContaining(/** @type {string} */ dir, /** @type {string} */ 
   return found;
 }
 
-/**
- * A PNG of the virtual display (ImageMagick's `import`): WebKitWebDriver's own screenshot
- * command was seen to stall once the chat pane scrolls.
- */
-async function shot(/** @type {string} */ name) {
-  await run("import", ["-window", "root", path.join(OUT, `${name}.png`)]);
-}
-
 async function api(/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body) {
   const resp = await fetch(base + p, {
     method,
@@ -111,29 +56,12 @@ async function api(/** @type {string} */ method, /** @type {string} */ p, /** @t
 before(async () => {
   await fs.mkdir(OUT, { recursive: true });
   work = await fs.mkdtemp(path.join(os.tmpdir(), "meetdesk-desktop-"));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const server = await start("server", SERVER_BIN, [
-    "--listen", `127.0.0.1:${port}`, "--database", `sqlite://${work}/x.db?mode=rwc`, "--demo",
-  ]);
-  await ready(`${base}/healthz`, server);
-  const dport = await freePort();
-  const nport = await freePort();
-  const td = await start("tauri-driver", TAURI_DRIVER, [
-    "--port", String(dport), "--native-port", String(nport), "--native-driver", "/usr/bin/WebKitWebDriver",
-  ]);
-  driver = `http://127.0.0.1:${dport}`;
-  await ready(`${driver}/status`, td);
+  ({ base, driver } = await startServerAndDriver(work));
 });
 
 after(async () => {
   if (app) await app.close().catch(() => {});
-  for (const c of children.reverse()) {
-    if (c.exitCode === null) {
-      c.kill("SIGTERM");
-      await new Promise((r) => c.once("exit", r));
-    }
-  }
+  await stopChildren();
   if (work) await fs.rm(work, { recursive: true, force: true });
 });
 
