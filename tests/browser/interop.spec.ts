@@ -11,35 +11,14 @@ import { join } from "node:path";
 
 import { chromium, expect, test, type Browser, type Page } from "@playwright/test";
 
+import { CHROMIUM, chromiumArgs, type Reading } from "./lib/chromium";
 import { Cli, OUT, binary, measureWav, startServer, type Proc } from "./lib/procs";
 import { writeSineWav } from "./lib/wav";
 
-const CHROMIUM = process.env.MEETDESK_CHROMIUM ?? "/usr/bin/chromium";
 const CUSTOMER_HZ = 440;
 const AGENT_HZ = 660;
 
-/** The page's view of one tone measurement (see widget/src/level.ts). */
-type Reading = { hz: number; toneDbfs: number; rmsDbfs: number; detected: boolean };
 
-function chromiumArgs(micWav: string): string[] {
-  return [
-    "--no-sandbox", // as root (CI)
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    // getUserMedia granted without a prompt, from a fake device that plays this file (looped).
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${micWav}`,
-    // The server's media sockets are on 127.0.0.1: Chromium gathers no loopback candidates
-    // without this.
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-  ];
-}
 
 /** Samples a tone on the slot of the first agent in the page's call, `count` times `everyMs` apart. */
 async function sampleAgentSlot(page: Page, hz: number, count: number, everyMs: number): Promise<Reading[]> {

@@ -23,40 +23,19 @@ import { join } from "node:path";
 import { chromium, expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 import type { DemoCustomer, DemoDirectory } from "../../widget/src/bindings";
+import { CHROMIUM, chromiumArgs, type Reading } from "./lib/chromium";
 import { AgentClient, CustomerClient, demoCustomer, demoDirectory } from "./lib/agent";
 import { linkSigningKey, signMeetToken } from "./lib/links";
 import { Cli, OUT, binary, measureWav, startServer, type CliEvent, type Proc } from "./lib/procs";
 import { writeSineWav } from "./lib/wav";
 
-const CHROMIUM = process.env.MEETDESK_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = join(OUT, "widget");
 const CUSTOMER_HZ = 440;
 const AGENT_HZ = 660;
 
-/** One tone reading, as `window.MeetDeskWidget.toneOf(hz)` gives it (widget/src/level.ts). */
-type Reading = { hz: number; toneDbfs: number; rmsDbfs: number; detected: boolean };
 
 // ---- Chromium ------------------------------------------------------------------------------
 
-function chromiumArgs(micWav: string, mic: "granted" | "denied"): string[] {
-  return [
-    "--no-sandbox", // as root (CI)
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    // A fake microphone that plays this file (looped)…
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${micWav}`,
-    // …granted without a prompt, or every permission prompt answered "block".
-    ...(mic === "granted" ? ["--use-fake-ui-for-media-stream"] : ["--deny-permission-prompts"]),
-    // The server's media sockets are on 127.0.0.1.
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-  ];
-}
 
 /** Temp files of this worker (the microphone file, recordings), removed at the end. */
 const scratch = mkdtempSync(join(tmpdir(), "meetdesk-widget-"));

@@ -167,11 +167,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_dropped_socket_resumes_after_the_last_seq_and_hands_nothing_over_twice() {
+    /// A fake event server for two connections: records each one's query, sends it
+    /// `messages(round)`, then closes the first and holds the second open until the client goes.
+    async fn two_rounds(messages: fn(usize) -> Vec<Message>) -> (String, mpsc::UnboundedReceiver<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (queries_tx, mut queries) = mpsc::unbounded_channel();
+        let (queries_tx, queries) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             for round in 0..2 {
                 let (stream, _) = listener.accept().await.unwrap();
@@ -182,18 +183,24 @@ mod tests {
                 })
                 .await
                 .unwrap();
-                let seqs: &[i64] = if round == 0 { &[1, 2] } else { &[2, 3] };
-                for &seq in seqs {
-                    ws.send(event(seq)).await.unwrap();
+                for m in messages(round) {
+                    ws.send(m).await.unwrap();
                 }
                 if round == 0 {
                     ws.close(None).await.unwrap();
                 } else {
-                    // Held open until the client goes.
                     while ws.next().await.is_some() {}
                 }
             }
         });
+        (base, queries)
+    }
+
+    #[tokio::test]
+    async fn a_dropped_socket_resumes_after_the_last_seq_and_hands_nothing_over_twice() {
+        let (base, mut queries) =
+            two_rounds(|round| if round == 0 { vec![event(1), event(2)] } else { vec![event(2), event(3)] })
+                .await;
         let mut rx = spawn(&base, "tok", fast());
         let mut seen = Vec::new();
         while seen.len() < 3 {
@@ -211,28 +218,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_socket_that_saw_no_event_resumes_from_its_hello_cursor() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (queries_tx, mut queries) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            for round in 0..2 {
-                let (stream, _) = listener.accept().await.unwrap();
-                let q = queries_tx.clone();
-                let mut ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
-                    let _ = q.send(req.uri().query().unwrap_or_default().to_owned());
-                    Ok(resp)
-                })
-                .await
-                .unwrap();
-                let hello = r#"{"seq":0,"at":1,"type":"hello","device_id":"dev","node_id":"n","cursor":7}"#;
-                ws.send(Message::text(hello)).await.unwrap();
-                if round == 0 {
-                    ws.close(None).await.unwrap();
-                } else {
-                    while ws.next().await.is_some() {}
-                }
-            }
-        });
+        const HELLO: &str = r#"{"seq":0,"at":1,"type":"hello","device_id":"dev","node_id":"n","cursor":7}"#;
+        let (base, mut queries) = two_rounds(|_| vec![Message::text(HELLO)]).await;
         let mut rx = spawn(&base, "tok", fast());
         loop {
             if let SocketMsg::Reconnecting { after, .. } = rx.recv().await.unwrap() {

@@ -18,7 +18,7 @@ import { chromium, test } from "@playwright/test";
 
 import { OUT, ROOT, startServer } from "../lib/procs";
 
-const CHROMIUM = process.env.MEETDESK_CHROMIUM ?? "/usr/bin/chromium";
+import { CHROMIUM } from "../lib/chromium";
 const RUNS = Number(process.env.MEETDESK_BENCH_RUNS ?? 20);
 const BUNDLE = join(ROOT, "widget/dist/meetdesk-widget.js");
 
