@@ -73,7 +73,17 @@ pub async fn start_meet(
     desktop: State<'_, Arc<Desktop>>,
     args: <StartMeet as Command>::Args,
 ) -> Out<StartMeet> {
-    desktop.meet_request(Request::Start(args.chat_id)).await
+    desktop.meet_request(Request::Start(args.target)).await
+}
+
+#[tauri::command]
+pub async fn call_back(desktop: State<'_, Arc<Desktop>>, args: <CallBack as Command>::Args) -> Out<CallBack> {
+    desktop.meet_request(Request::CallBack(args.record_id)).await
+}
+
+#[tauri::command]
+pub async fn join_meet(desktop: State<'_, Arc<Desktop>>, args: <JoinMeet as Command>::Args) -> Out<JoinMeet> {
+    desktop.meet_request(Request::Join(args.meet_id)).await
 }
 
 #[tauri::command]

@@ -66,6 +66,8 @@ pub fn run() {
             commands::hang_up,
             commands::set_muted,
             commands::start_meet,
+            commands::call_back,
+            commands::join_meet,
             commands::meet_state,
         ])
         .run(tauri::generate_context!());

@@ -34,8 +34,12 @@ pub enum Request {
     Decline(String),
     HangUp,
     SetMuted(bool),
-    /// Call a user chat's customer (P3).
-    Start(String),
+    /// Start a meet (P2–P5; audio).
+    Start(p::MeetTarget),
+    /// Return a call record (P8): a new meet of its kind with its counterpart.
+    CallBack(String),
+    /// Join a meet going on (a room's meet, P5).
+    Join(String),
 }
 
 type Reply = oneshot::Sender<Result<MeetUiState, CommandError>>;
@@ -415,15 +419,34 @@ impl MeetLoop {
                 }
                 Ok(())
             }
-            Request::Start(chat_id) => {
-                valid_id(&chat_id)?;
+            Request::Start(target) => {
+                let (p::MeetTarget::UserChat { chat_id: id }
+                | p::MeetTarget::Internal { chat_id: id }
+                | p::MeetTarget::Room { room_id: id }
+                | p::MeetTarget::Customer { customer_id: id }) = &target;
+                valid_id(id)?;
                 self.not_busy()?;
                 let (audio, sound) = self.prepare().await?;
-                let body = json!({
-                    "target": p::MeetTarget::UserChat { chat_id },
-                    "media": p::Media::Audio,
-                });
+                let body = p::StartMeetRequest { target, media: p::Media::Audio };
                 let view: p::MeetView = self.api.post("/api/meets", &body).await?;
+                self.begin(view, audio, sound).await;
+                Ok(())
+            }
+            Request::CallBack(record_id) => {
+                valid_id(&record_id)?;
+                self.not_busy()?;
+                let (audio, sound) = self.prepare().await?;
+                let path = format!("/api/history/records/{record_id}/call");
+                let res: p::CallBackResponse = self.api.post(&path, &json!({})).await?;
+                self.begin(res.meet, audio, sound).await;
+                Ok(())
+            }
+            Request::Join(meet_id) => {
+                valid_id(&meet_id)?;
+                self.not_busy()?;
+                let (audio, sound) = self.prepare().await?;
+                let path = format!("/api/meets/{meet_id}/join");
+                let view: p::MeetView = self.api.post(&path, &json!({})).await?;
                 self.begin(view, audio, sound).await;
                 Ok(())
             }

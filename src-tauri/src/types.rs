@@ -83,8 +83,15 @@ pub struct SetMutedArgs {
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct StartMeetArgs {
-    /// The user chat whose customer to call (P3).
-    pub chat_id: String,
+    /// Whom to meet: a user chat's customer (P3), its managers (internal, P4), a team room or
+    /// DM (P5), or a customer from their profile (a new chat, P3). Audio.
+    pub target: meetdesk_protocol::MeetTarget,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CallBackArgs {
+    /// The call record to return (P8): a new meet of its kind with its counterpart.
+    pub record_id: String,
 }
 
 /// The meets of this device, as the UI shows them. Emitted as [`MeetChanged`] on every change
@@ -226,8 +233,14 @@ command!(
     /// Mutes or unmutes the microphone in the current meet.
     SetMuted = "set_muted" (SetMutedArgs) -> MeetUiState);
 command!(
-    /// Calls a user chat's customer (P3).
+    /// Starts a meet (P2–P5): a chat's customer, its managers, a room or DM, a customer.
     StartMeet = "start_meet" (StartMeetArgs) -> MeetUiState);
+command!(
+    /// Returns a call record (P8): a new meet of its kind with its counterpart.
+    CallBack = "call_back" (CallBackArgs) -> MeetUiState);
+command!(
+    /// Joins a meet going on (a room's meet, P5; "Open meet").
+    JoinMeet = "join_meet" (MeetIdArgs) -> MeetUiState);
 command!(
     /// The meets as they stand (the UI asks once at start, then follows `meet_changed`).
     GetMeetState = "meet_state" (()) -> MeetUiState);

@@ -131,6 +131,8 @@ fn generate() -> BTreeMap<String, String> {
         cmds.command::<HangUp>(&mut render);
         cmds.command::<SetMuted>(&mut render);
         cmds.command::<StartMeet>(&mut render);
+        cmds.command::<CallBack>(&mut render);
+        cmds.command::<JoinMeet>(&mut render);
         cmds.command::<GetMeetState>(&mut render);
         cmds.event::<SessionChanged>(&mut render);
         cmds.event::<MeetChanged>(&mut render);

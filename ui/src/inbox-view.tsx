@@ -119,7 +119,7 @@ export function Inbox({ session }: { session: SignedIn }) {
                 <button class="meet-button" data-testid="md-chat-meet" title="Meet audio"
                   onClick={() => {
                     setMeetError(null);
-                    startMeet({ chat_id: chat.id }).catch((e) => setMeetError(errorText(e)));
+                    startMeet({ target: { kind: "user_chat", chat_id: chat.id } }).catch((e) => setMeetError(errorText(e)));
                   }}>Meet</button>
               )}
             </div>

@@ -2,6 +2,7 @@
 // Commands reject with a CommandError.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { CallBackArgs } from "./CallBackArgs";
 import type { ChatMessagesArgs } from "./ChatMessagesArgs";
 import type { ChatView } from "./ChatView";
 import type { Event } from "./Event";
@@ -52,6 +53,14 @@ export function setMuted(args: SetMutedArgs): Promise<MeetUiState> {
 
 export function startMeet(args: StartMeetArgs): Promise<MeetUiState> {
   return invoke<MeetUiState>("start_meet", { args });
+}
+
+export function callBack(args: CallBackArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("call_back", { args });
+}
+
+export function joinMeet(args: MeetIdArgs): Promise<MeetUiState> {
+  return invoke<MeetUiState>("join_meet", { args });
 }
 
 export function meetState(): Promise<MeetUiState> {
