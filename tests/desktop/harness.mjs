@@ -4,6 +4,7 @@
 // 127.0.0.1, and screenshots of the virtual display. Each test file runs in its own Node
 // process (node --test), so the list of children is per file.
 import { spawn, execFile } from "node:child_process";
+import readline from "node:readline";
 import { promisify } from "node:util";
 import fs from "node:fs/promises";
 import net from "node:net";
@@ -93,4 +94,135 @@ export async function stopChildren() {
  */
 export async function shot(/** @type {string} */ name) {
   await run("import", ["-window", "root", path.join(OUT, `${name}.png`)]);
+}
+
+/**
+ * A 48 kHz mono 16-bit WAV of `hz` in bursts (300 ms on, 200 ms off): speech-like enough that
+ * the app's noise suppression lets them through.
+ */
+export async function writeTone(/** @type {string} */ file, /** @type {number} */ hz, /** @type {number} */ seconds) {
+  const rate = 48_000;
+  const n = rate * seconds;
+  const buf = Buffer.alloc(44 + n * 2);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + n * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const on = t % 0.5 < 0.3;
+    const v = on ? 0.3 * Math.sin(2 * Math.PI * hz * t) : 0;
+    buf.writeInt16LE(Math.round(v * 32767), 44 + i * 2);
+  }
+  await fs.writeFile(file, buf);
+}
+
+/**
+ * `meetdesk-cli ARGS` (MEETDESK_CLI_BIN) with its JSON lines collected (and logged to NAME.log).
+ * @param {string} name @param {string[]} args
+ */
+export async function cli(name, args) {
+  const log = await fs.open(path.join(OUT, `${name}.log`), "w");
+  const child = spawn(need("MEETDESK_CLI_BIN"), args, {
+    stdio: ["ignore", "pipe", log.fd],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info" },
+  });
+  children.push(child);
+  /** @type {any[]} */
+  const lines = [];
+  /** @type {(() => void)[]} */
+  const waiters = [];
+  const stdout = /** @type {import("node:stream").Readable} */ (child.stdout);
+  readline.createInterface({ input: stdout }).on("line", (line) => {
+    void log.write(`${line}\n`);
+    try {
+      lines.push(JSON.parse(line));
+    } catch {
+      return;
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise((resolve) =>
+    child.on("exit", (code) => {
+      for (const w of waiters.splice(0)) w();
+      void log.close().catch(() => {});
+      resolve(code);
+    }),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    /**
+     * The first line `pred` accepts, waiting for it (bounded).
+     * @param {string} what @param {(l: any) => boolean} pred @param {number} [timeoutMs]
+     */
+    async line(what, pred, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(pred);
+        if (found) return found;
+        if (child.exitCode !== null) {
+          throw new Error(`the CLI exited (${child.exitCode}) before ${what}; lines: ${JSON.stringify(lines)}`);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for the CLI's ${what}; lines: ${JSON.stringify(lines)}`);
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => (clearTimeout(timer), resolve(undefined)));
+        });
+      }
+    },
+  };
+}
+
+/** The text of the first element `css` matches, waiting until `pred` accepts it. */
+export async function waitText(/** @type {import("./webdriver.mjs").Session} */ s, /** @type {string} */ css, /** @type {(t: string) => boolean} */ pred) {
+  return s.waitUntil(`${css} text`, async () => {
+    const el = await s.find(css);
+    if (el === null) return null;
+    const t = await s.text(el).catch(() => null);
+    return t !== null && pred(t) ? t : null;
+  });
+}
+
+/** Waits until nothing matches `css`. */
+export async function waitGone(/** @type {import("./webdriver.mjs").Session} */ s, /** @type {string} */ css) {
+  await s.waitUntil(`${css} gone`, async () => (await s.find(css)) === null);
+}
+
+/**
+ * Signs the app in (the sign-in form), unless a saved session already shows the inbox; then
+ * waits until the event socket is online.
+ * @param {import("./webdriver.mjs").Session} s @param {string} base @param {string} email @param {string} password
+ */
+export async function signInApp(s, base, email, password) {
+  const first = await s.waitUntil("the sign-in form or the inbox", async () =>
+    (await s.find("#sign-in-form")) !== null ? "form" : (await s.find("#chat-list, #no-chats")) !== null ? "inbox" : null,
+  );
+  if (first === "form") {
+    await s.type(await s.waitFor("#server"), base);
+    await s.type(await s.waitFor("#email"), email);
+    await s.type(await s.waitFor("#password"), password);
+    await s.click(await s.waitFor("#sign-in"));
+  }
+  await s.waitFor("#connection.online");
+}
+
+/** Signs out (leaving the keyring as the next test file expects: empty) and closes the app. */
+export async function signOutAndClose(/** @type {import("./webdriver.mjs").Session} */ app) {
+  const signOut = await app.find("#sign-out").catch(() => null);
+  if (signOut) {
+    await app.click(signOut).catch(() => {});
+    await app.waitFor("#sign-in-form", 10_000).catch(() => {});
+  }
+  await app.close().catch(() => {});
 }

@@ -11,8 +11,10 @@ import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
-import { OUT, children, need, run, shot, startServerAndDriver, stopChildren } from "./harness.mjs";
+import {
+  OUT, children, cli, need, run, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText,
+  writeTone,
+} from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -36,35 +38,6 @@ const MIC_HZ = 1000;
 /** The customer's microphone (the CLI's --play). */
 const CUSTOMER_HZ = 440;
 
-/**
- * A 48 kHz mono 16-bit WAV of `hz` in bursts (300 ms on, 200 ms off): speech-like enough that
- * the app's noise suppression lets them through.
- */
-async function writeTone(/** @type {string} */ file, /** @type {number} */ hz, /** @type {number} */ seconds) {
-  const rate = 48_000;
-  const n = rate * seconds;
-  const buf = Buffer.alloc(44 + n * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + n * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(1, 22); // mono
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) {
-    const t = i / rate;
-    const on = t % 0.5 < 0.3;
-    const v = on ? 0.3 * Math.sin(2 * Math.PI * hz * t) : 0;
-    buf.writeInt16LE(Math.round(v * 32767), 44 + i * 2);
-  }
-  await fs.writeFile(file, buf);
-}
-
 /** Plays `file` into the virtual microphone over and over until the tests end. */
 function feedMicrophone(/** @type {string} */ file) {
   const once = () => {
@@ -79,73 +52,9 @@ function feedMicrophone(/** @type {string} */ file) {
   once();
 }
 
-/**
- * `meetdesk-cli customer` with its JSON lines collected (and logged to NAME.log).
- * @param {string} name @param {string[]} args
- */
-async function customer(name, args) {
-  const log = await fs.open(path.join(OUT, `${name}.log`), "w");
-  const child = spawn(CLI_BIN, ["customer", "--server", base, "--link", minaLink, ...args], {
-    stdio: ["ignore", "pipe", log.fd],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info" },
-  });
-  children.push(child);
-  /** @type {any[]} */
-  const lines = [];
-  /** @type {(() => void)[]} */
-  const waiters = [];
-  const stdout = /** @type {import("node:stream").Readable} */ (child.stdout);
-  readline.createInterface({ input: stdout }).on("line", (line) => {
-    void log.write(`${line}\n`);
-    try {
-      lines.push(JSON.parse(line));
-    } catch {
-      return;
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  const exited = new Promise((resolve) =>
-    child.on("exit", (code) => {
-      for (const w of waiters.splice(0)) w();
-      void log.close().catch(() => {});
-      resolve(code);
-    }),
-  );
-  return {
-    child,
-    lines,
-    exited,
-    /**
-     * The first line `pred` accepts, waiting for it (bounded).
-     * @param {string} what @param {(l: any) => boolean} pred @param {number} [timeoutMs]
-     */
-    async line(what, pred, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = lines.find(pred);
-        if (found) return found;
-        if (child.exitCode !== null) {
-          throw new Error(`the customer CLI exited (${child.exitCode}) before ${what}; lines: ${JSON.stringify(lines)}`);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for the CLI's ${what}; lines: ${JSON.stringify(lines)}`);
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiters.push(() => (clearTimeout(timer), resolve(undefined)));
-        });
-      }
-    },
-  };
-}
-
-/** The text of the first element `css` matches, waiting until `pred` accepts it. */
-async function waitText(/** @type {Session} */ s, /** @type {string} */ css, /** @type {(t: string) => boolean} */ pred) {
-  return s.waitUntil(`${css} text`, async () => {
-    const el = await s.find(css);
-    if (el === null) return null;
-    const t = await s.text(el).catch(() => null);
-    return t !== null && pred(t) ? t : null;
-  });
+/** `meetdesk-cli customer` as Mina Park, its JSON lines collected (logged to NAME.log). */
+function customer(/** @type {string} */ name, /** @type {string[]} */ args) {
+  return cli(name, ["customer", "--server", base, "--link", minaLink, ...args]);
 }
 
 /** Leaves a meet a failed test left on the app, so that each test starts with none. */
@@ -153,11 +62,6 @@ async function idle(/** @type {Session} */ s) {
   const hangup = await s.find('[data-testid="md-call-hangup"]');
   if (hangup) await s.click(hangup).catch(() => {});
   await s.waitUntil("no meet on the app", async () => (await s.find('[data-testid="md-call"]')) === null);
-}
-
-/** Waits until nothing matches `css`. */
-async function waitGone(/** @type {Session} */ s, /** @type {string} */ css) {
-  await s.waitUntil(`${css} gone`, async () => (await s.find(css)) === null);
 }
 
 before(async () => {
@@ -177,31 +81,13 @@ before(async () => {
 
   // Bob signs in (the keyring is empty after signin.test.mjs; a saved session is fine too).
   app = await Session.start(driver, DESKTOP_BIN);
-  const s = app;
-  const first = await s.waitUntil("the sign-in form or the inbox", async () =>
-    (await s.find("#sign-in-form")) !== null ? "form" : (await s.find("#chat-list")) !== null ? "inbox" : null,
-  );
-  if (first === "form") {
-    await s.type(await s.waitFor("#server"), base);
-    await s.type(await s.waitFor("#email"), "bob@demo.test");
-    await s.type(await s.waitFor("#password"), "demo");
-    await s.click(await s.waitFor("#sign-in"));
-  }
-  await s.waitFor('[data-chat-id="chat_mina"]');
-  await s.waitFor("#connection.online");
+  await signInApp(app, base, "bob@demo.test", "demo");
+  await app.waitFor('[data-chat-id="chat_mina"]');
 });
 
 after(async () => {
   stopFeeding = true;
-  if (app) {
-    // Leave the keyring as found: signed out.
-    const signOut = await app.find("#sign-out").catch(() => null);
-    if (signOut) {
-      await app.click(signOut).catch(() => {});
-      await app.waitFor("#sign-in-form", 10_000).catch(() => {});
-    }
-    await app.close().catch(() => {});
-  }
+  if (app) await signOutAndClose(app);
   await stopChildren();
   if (work) await fs.rm(work, { recursive: true, force: true });
 });
