@@ -23,6 +23,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/meetdesk/target}
+# CI builds each commit once: incremental data would only grow the cached target dir.
+if [[ ${CI:-} == true ]]; then export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}; fi
 VENV=${MEETDESK_VENV:-$HOME/.cache/meetdesk/venv}
 SCHEMATHESIS_VERSION=4.32.5
 ST_EXAMPLES=${MEETDESK_ST_EXAMPLES:-20}
@@ -133,13 +135,14 @@ missing=()
 # sqlite3: the browser stage reads the link signing key to sign a link for a meet that does not exist.
 # The desktop app (Tauri 2: WebKitGTK, GTK, tray, SVG icons) to build it in every stage; to drive
 # it in the desktop stage: Xvfb, WebKitWebDriver, a D-Bus session, gnome-keyring + secret-tool,
-# ImageMagick (`import`: screenshots of the virtual display).
+# ImageMagick (`import`: screenshots of the virtual display; `compare`: the tray icon), xdotool
+# (which windows are shown), dunst (the notification server the ring test observes).
 if [[ -z ${MEETDESK_PG_BIN:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
 for pkg in pkg-config libssl-dev cmake curl sqlite3 libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins chromium \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
-  xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools imagemagick; do
+  xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools imagemagick xdotool dunst; do
   have_pkg "$pkg" || missing+=("$pkg")
 done
 command -v cc >/dev/null || missing+=(build-essential)
@@ -249,6 +252,8 @@ if wanted desktop; then
     { echo "node and npm are needed for the desktop stage (Node 20.19 or newer)" >&2; exit 1; }
   npm_ci "$ROOT/ui"
   (cd ui && npm run build) 2>&1 | tee "$OUT/ui-build.log"
+  # The desktop UI's pure modules (Vitest).
+  (cd ui && npm test) 2>&1 | tee "$OUT/ui-unit.log"
   # tauri-driver (WebDriver for Tauri apps, in front of Debian's WebKitWebDriver): built once into
   # ~/.cache/meetdesk (2.x: crates.io's "latest" is a 3.0 alpha).
   TAURI_DRIVER=$HOME/.cache/meetdesk/tauri-driver/bin/tauri-driver

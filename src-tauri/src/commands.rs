@@ -90,3 +90,112 @@ pub async fn join_meet(desktop: State<'_, Arc<Desktop>>, args: <JoinMeet as Comm
 pub async fn meet_state(desktop: State<'_, Arc<Desktop>>) -> Out<GetMeetState> {
     Ok(desktop.meet_state().await)
 }
+
+#[tauri::command]
+pub async fn list_history(desktop: State<'_, Arc<Desktop>>) -> Out<ListHistory> {
+    desktop.history().await?.view().await
+}
+
+#[tauri::command]
+pub async fn delete_history_record(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <DeleteHistoryRecord as Command>::Args,
+) -> Out<DeleteHistoryRecord> {
+    desktop.history().await?.delete(&args.record_id).await
+}
+
+#[tauri::command]
+pub async fn delete_all_history(desktop: State<'_, Arc<Desktop>>) -> Out<DeleteAllHistory> {
+    desktop.history().await?.delete_all().await
+}
+
+#[tauri::command]
+pub async fn history_suggestions(desktop: State<'_, Arc<Desktop>>) -> Out<HistorySuggestions> {
+    desktop.history().await?.suggestions().await
+}
+
+#[tauri::command]
+pub async fn team_search(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <TeamSearch as Command>::Args,
+) -> Out<TeamSearch> {
+    desktop.history().await?.search(&args.query).await
+}
+
+#[tauri::command]
+pub async fn open_dm(desktop: State<'_, Arc<Desktop>>, args: <OpenDm as Command>::Args) -> Out<OpenDm> {
+    desktop.history().await?.open_dm(&args.agent_id).await
+}
+
+#[tauri::command]
+pub async fn get_room(desktop: State<'_, Arc<Desktop>>, args: <GetRoom as Command>::Args) -> Out<GetRoom> {
+    desktop.history().await?.room(&args.room_id).await
+}
+
+// ---- the inbox (`inbox.rs`) ---------------------------------------------------------------------
+
+#[tauri::command]
+pub async fn send_message(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <SendMessage as Command>::Args,
+) -> Out<SendMessage> {
+    crate::inbox::send_message(&desktop.api().await?, &args.chat_id, &args.body).await
+}
+
+#[tauri::command]
+pub async fn internal_messages(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <InternalMessages as Command>::Args,
+) -> Out<InternalMessages> {
+    crate::inbox::internal_messages(&desktop.api().await?, &args.chat_id).await
+}
+
+#[tauri::command]
+pub async fn send_internal_message(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <SendInternalMessage as Command>::Args,
+) -> Out<SendInternalMessage> {
+    crate::inbox::send_internal(&desktop.api().await?, &args.chat_id, &args.body).await
+}
+
+#[tauri::command]
+pub async fn customer_profile(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <CustomerProfile as Command>::Args,
+) -> Out<CustomerProfile> {
+    crate::inbox::customer(&desktop.api().await?, &args.customer_id).await
+}
+
+#[tauri::command]
+pub async fn list_rooms(desktop: State<'_, Arc<Desktop>>) -> Out<ListRooms> {
+    crate::inbox::rooms(&desktop.api().await?).await
+}
+
+#[tauri::command]
+pub async fn room_messages(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <RoomMessages as Command>::Args,
+) -> Out<RoomMessages> {
+    crate::inbox::room_messages(&desktop.api().await?, &args.room_id).await
+}
+
+#[tauri::command]
+pub async fn send_room_message(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <SendRoomMessage as Command>::Args,
+) -> Out<SendRoomMessage> {
+    crate::inbox::send_room_message(&desktop.api().await?, &args.room_id, &args.body).await
+}
+
+#[tauri::command]
+pub async fn list_agents(desktop: State<'_, Arc<Desktop>>) -> Out<ListAgents> {
+    crate::inbox::agents(&desktop.api().await?).await
+}
+
+#[tauri::command]
+pub async fn invite_agent(
+    desktop: State<'_, Arc<Desktop>>,
+    args: <InviteAgent as Command>::Args,
+) -> Out<InviteAgent> {
+    crate::inbox::invite(&desktop.api().await?, &args.meet_id, &args.agent_id).await
+}

@@ -3,6 +3,7 @@
 //! (rings, the meet this device is in: `meet.rs`'s task). Tauri commands only call into it;
 //! what the UI must hear goes out through [`Emit`].
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,20 +12,29 @@ use meetdesk_client::events::{self, SocketConfig, SocketMsg};
 use meetdesk_protocol::{ChatView, Event, EventBody, Me, MessageView, SessionResponse, SignInRequest};
 use tokio::sync::{mpsc, Mutex};
 
+use crate::history::CallHistory;
 use crate::keychain::{Saved, SessionStore};
 use crate::meet::{Meets, Request};
-use crate::types::{ChatFilter, CommandError, Connection, MeetUiState, SessionState};
+use crate::settings::MeetMedia;
+use crate::types::{ChatFilter, CommandError, Connection, HistoryStatus, MeetUiState, SessionState};
 
 /// How the controller reaches the UI (Tauri's event system in the app).
 pub trait Emit: Send + Sync + 'static {
     fn session_changed(&self, state: &SessionState);
     fn server_event(&self, event: &Event);
     fn meet_changed(&self, state: &MeetUiState);
+    /// The call history changed (`history.rs`).
+    fn history_changed(&self, _status: &HistoryStatus) {}
 }
 
 pub struct Desktop {
     store: Arc<dyn SessionStore>,
     emit: Arc<dyn Emit>,
+    /// Where the call-history caches live (the app's data directory); none: no history.
+    history_dir: Option<PathBuf>,
+    /// The microphone permission and the picked devices, for meets (`settings.rs`); set once
+    /// at start ([`Desktop::set_media`]), else the system's with nothing picked.
+    media: std::sync::OnceLock<MeetMedia>,
     inner: Mutex<Inner>,
 }
 
@@ -33,6 +43,8 @@ struct Inner {
     api: Option<Api>,
     /// The session's meets (rings, the current meet), while signed in.
     meets: Option<Meets>,
+    /// The session's call history (its local cache and sync), while signed in.
+    history: Option<CallHistory>,
     /// The event socket and its forwarder; aborted on sign-out.
     tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
     /// Bumped on every sign-in and sign-out so a task of an older session changes nothing.
@@ -44,14 +56,21 @@ const DEVICE_NAME: &str = "meetdesk desktop";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Desktop {
-    pub fn new(store: Arc<dyn SessionStore>, emit: Arc<dyn Emit>) -> Arc<Desktop> {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        emit: Arc<dyn Emit>,
+        history_dir: Option<PathBuf>,
+    ) -> Arc<Desktop> {
         Arc::new(Desktop {
             store,
             emit,
+            history_dir,
+            media: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner {
                 state: SessionState::Starting { server: None, error: None },
                 api: None,
                 meets: None,
+                history: None,
                 tasks: Vec::new(),
                 generation: 0,
             }),
@@ -212,7 +231,24 @@ impl Desktop {
         meets.ok_or_else(|| CommandError::new("signed_out", "Not signed in."))?.request(request).await
     }
 
-    async fn api(&self) -> Result<Api, CommandError> {
+    /// The microphone permission and the settings meets use (once, before the first sign-in).
+    pub fn set_media(&self, media: MeetMedia) {
+        if self.media.set(media).is_err() {
+            tracing::warn!("the meets' media was set already");
+        }
+    }
+
+    pub fn media(&self) -> MeetMedia {
+        self.media.get_or_init(MeetMedia::system_defaults).clone()
+    }
+
+    /// The session's call history.
+    pub async fn history(&self) -> Result<CallHistory, CommandError> {
+        let history = self.inner.lock().await.history.clone();
+        history.ok_or_else(|| CommandError::new("signed_out", "Not signed in."))
+    }
+
+    pub(crate) async fn api(&self) -> Result<Api, CommandError> {
         self.inner.lock().await.api.clone().ok_or_else(|| CommandError::new("signed_out", "Not signed in."))
     }
 
@@ -239,6 +275,7 @@ impl Desktop {
         if inner.meets.take().is_some() {
             self.emit.meet_changed(&MeetUiState::default());
         }
+        inner.history = None;
     }
 
     fn start_session(self: &Arc<Self>, inner: &mut Inner, api: Api, me: Me, device_id: String) {
@@ -247,11 +284,23 @@ impl Desktop {
         let token = api.token().unwrap_or_default().to_owned();
         let (tx, rx) = mpsc::unbounded_channel();
         let socket = events::run(api.base().to_owned(), token, SocketConfig::default(), tx);
-        let (meets, meet_task) = Meets::start(api.clone(), device_id.clone(), self.emit.clone());
+        let (meets, meet_task) =
+            Meets::start(api.clone(), device_id.clone(), self.emit.clone(), self.media());
         inner.tasks.push(tauri::async_runtime::spawn(socket));
         inner.tasks.push(tauri::async_runtime::spawn(meet_task));
-        inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(generation, rx, meets.clone())));
+        let history = self.history_dir.as_deref().map(|dir| {
+            let (history, sync_task) = CallHistory::start(dir, api.clone(), &me.agent.id, self.emit.clone());
+            inner.tasks.push(tauri::async_runtime::spawn(sync_task));
+            history
+        });
+        inner.tasks.push(tauri::async_runtime::spawn(self.clone().forward(
+            generation,
+            rx,
+            meets.clone(),
+            history.clone(),
+        )));
         inner.meets = Some(meets);
+        inner.history = history;
         let state = SessionState::SignedIn {
             server: api.base().to_owned(),
             agent: me.agent,
@@ -269,6 +318,7 @@ impl Desktop {
         generation: u64,
         mut rx: mpsc::UnboundedReceiver<SocketMsg>,
         meets: Meets,
+        history: Option<CallHistory>,
     ) {
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -278,6 +328,9 @@ impl Desktop {
                         self.set_connection(generation, Connection::Online).await;
                     }
                     meets.event(&event);
+                    if let Some(history) = &history {
+                        history.on_event(&event);
+                    }
                     self.emit.server_event(&event);
                 }
                 SocketMsg::Reconnecting { why, .. } => {

@@ -5,8 +5,18 @@
 
 mod commands;
 pub mod desktop;
+pub mod history;
+pub mod inbox;
 pub mod keychain;
 pub mod meet;
+pub mod notify;
+pub mod permission;
+pub mod platform;
+mod ring_os;
+pub mod ring_tone;
+pub mod ringer;
+pub mod settings;
+mod tray;
 pub mod types;
 
 use std::sync::Arc;
@@ -15,7 +25,10 @@ use meetdesk_protocol::Event;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::desktop::{Desktop, Emit};
-use crate::types::{AppEvent, MeetChanged, MeetUiState, ServerEvent, SessionChanged, SessionState};
+use crate::types::{
+    AppEvent, CallHistoryChanged, HistoryStatus, MeetChanged, MeetUiState, ServerEvent, SessionChanged,
+    SessionState,
+};
 
 /// Tauri's event system as the controller's way out.
 struct TauriEmit(AppHandle);
@@ -34,8 +47,15 @@ impl Emit for TauriEmit {
     }
 
     fn meet_changed(&self, state: &MeetUiState) {
+        ring_os::meets_changed(&self.0, state); // rings outside the window (P9)
         if let Err(e) = self.0.emit(MeetChanged::NAME, state) {
             tracing::warn!(error = %e, "could not emit {}", MeetChanged::NAME);
+        }
+    }
+
+    fn history_changed(&self, status: &HistoryStatus) {
+        if let Err(e) = self.0.emit(CallHistoryChanged::NAME, status) {
+            tracing::warn!(error = %e, "could not emit {}", CallHistoryChanged::NAME);
         }
     }
 }
@@ -47,14 +67,31 @@ pub fn run() {
                 .unwrap_or_else(|_| "info,meetdesk_desktop=info".into()),
         )
         .init();
-    let result = tauri::Builder::default()
+    // The plugins first: single-instance must come before anything else.
+    let result = platform::plugins(tauri::Builder::default())
         .setup(|app| {
-            let desktop =
-                Desktop::new(Arc::new(keychain::Keychain), Arc::new(TauriEmit(app.handle().clone())));
+            // The call-history caches: the app's data directory (MEETDESK_DATA_DIR overrides it).
+            let data_dir = std::env::var_os("MEETDESK_DATA_DIR")
+                .map(std::path::PathBuf::from)
+                .or_else(|| app.path().app_data_dir().ok());
+            let desktop = Desktop::new(
+                Arc::new(keychain::Keychain),
+                Arc::new(TauriEmit(app.handle().clone())),
+                data_dir,
+            );
             app.manage(desktop.clone());
+            // The settings file and `meetdesk://` links (before the session is restored).
+            platform::setup(app, &desktop);
+            // Ringing outside the window (P9): the ringer, then the tray (none where the
+            // desktop has no tray: the app still runs).
+            app.manage(ring_os::start(app.handle()));
+            if let Err(e) = tray::build(app.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
             tauri::async_runtime::spawn(desktop.restore());
             Ok(())
         })
+        .on_window_event(ring_os::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::get_session,
             commands::sign_in,
@@ -69,6 +106,28 @@ pub fn run() {
             commands::call_back,
             commands::join_meet,
             commands::meet_state,
+            commands::list_history,
+            commands::delete_history_record,
+            commands::delete_all_history,
+            commands::history_suggestions,
+            commands::team_search,
+            commands::open_dm,
+            commands::get_room,
+            commands::send_message,
+            commands::internal_messages,
+            commands::send_internal_message,
+            commands::customer_profile,
+            commands::list_rooms,
+            commands::room_messages,
+            commands::send_room_message,
+            commands::list_agents,
+            commands::invite_agent,
+            platform::get_settings,
+            platform::set_devices,
+            platform::set_autostart,
+            platform::list_devices,
+            platform::check_microphone,
+            platform::test_microphone,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

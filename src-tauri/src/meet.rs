@@ -20,7 +20,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::desktop::Emit;
-use crate::types::{CallPhase, CallUi, CommandError, MeetUiState, RingUi};
+use crate::settings::MeetMedia;
+use crate::types::{CallPhase, CallUi, CommandError, DeviceChoice, MeetUiState, RingUi};
 
 /// The level meter's and the ring deadlines' pace.
 const TICK: Duration = Duration::from_millis(100);
@@ -58,7 +59,12 @@ pub struct Meets {
 
 impl Meets {
     /// The handle and the task to spawn (it ends when every handle is gone).
-    pub fn start(api: Api, device_id: String, emit: Arc<dyn Emit>) -> (Meets, impl Future<Output = ()>) {
+    pub fn start(
+        api: Api,
+        device_id: String,
+        emit: Arc<dyn Emit>,
+        media: MeetMedia,
+    ) -> (Meets, impl Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(StdMutex::new(MeetUiState::default()));
         let task = MeetLoop {
@@ -71,6 +77,7 @@ impl Meets {
             cur: None,
             ended: None,
             peer_config: None,
+            media,
         };
         (Meets { tx, state }, task.run(rx))
     }
@@ -107,16 +114,24 @@ impl Meets {
 /// between meets.
 struct Sound {
     _stop: std::sync::mpsc::Sender<()>,
+    /// A picked device that was gone, so the default is used (the call's notice).
+    notice: Option<String>,
 }
 
 impl Sound {
-    /// Opens the default devices; the error is for people (P7: the microphone may be refused).
-    async fn open() -> Result<(Audio, Sound), String> {
+    /// Opens the devices (`devices`: the picked microphone and speaker; none: the defaults);
+    /// the error is for people (P7: the microphone may be refused).
+    async fn open(devices: DeviceChoice, notice: Option<String>) -> Result<(Audio, Sound), String> {
+        let setup = AudioSetup {
+            mic_name: devices.microphone,
+            speaker_name: devices.speaker,
+            ..AudioSetup::default()
+        };
         let (opened_tx, opened) = oneshot::channel();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("meetdesk-sound".into())
-            .spawn(move || match audio::open(&AudioSetup::default()) {
+            .spawn(move || match audio::open(&setup) {
                 Ok((audio, devices)) => {
                     if opened_tx.send(Ok(audio)).is_ok() {
                         // Until the `Sound` is dropped (the sender goes: `recv` fails).
@@ -132,7 +147,7 @@ impl Sound {
             })
             .map_err(|e| format!("starting the sound thread: {e}"))?;
         let audio = opened.await.map_err(|_| "the sound thread stopped".to_owned())??;
-        Ok((audio, Sound { _stop: stop }))
+        Ok((audio, Sound { _stop: stop, notice }))
     }
 }
 
@@ -156,6 +171,8 @@ struct MeetLoop {
     api: Api,
     device_id: String,
     emit: Arc<dyn Emit>,
+    /// The microphone permission and the picked devices.
+    media: MeetMedia,
     shared: Arc<StdMutex<MeetUiState>>,
     published: MeetUiState,
     rings: Vec<RingUi>,
@@ -276,7 +293,7 @@ impl MeetLoop {
             scope: view.scope.kind,
             chat_id: view.scope.chat_id.clone(),
             input_level: if ended.is_some() { 0.0 } else { cur.level },
-            notice: ended,
+            notice: ended.or_else(|| cur.sound.as_ref().and_then(|s| s.notice.clone())),
         }
     }
 
@@ -463,11 +480,13 @@ impl MeetLoop {
     /// Before joining a meet: the media config (once) and the devices (P7: a microphone that
     /// cannot be opened is said before anyone is connected, and the ring stays to retry).
     async fn prepare(&mut self) -> Result<(Audio, Sound), CommandError> {
+        // The microphone permission first (P7: `microphone_denied` with the platform's steps).
+        let (devices, notice) = self.media.before_meet().await?;
         if self.peer_config.is_none() {
             let config: p::MediaConfigView = self.api.get("/api/media/config").await?;
             self.peer_config = Some(call::peer_config(self.api.base(), None, config.ice_servers));
         }
-        Sound::open().await.map_err(|e| {
+        Sound::open(devices, notice).await.map_err(|e| {
             CommandError::new(
                 "microphone",
                 format!(
@@ -588,6 +607,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::permission::{FixedMic, Platform};
+    use crate::settings::SettingsStore;
+    use crate::types::MicStatus;
+
+    /// A microphone the OS allows (none is opened before the server answers here).
+    fn test_media() -> MeetMedia {
+        MeetMedia {
+            permission: Arc::new(FixedMic(MicStatus::Granted)),
+            settings: Arc::new(SettingsStore::in_memory()),
+        }
+    }
 
     #[derive(Default)]
     struct Recorded(StdMutex<Vec<MeetUiState>>);
@@ -640,7 +670,7 @@ mod tests {
     fn meets() -> (Meets, Arc<Recorded>) {
         let api = Api::new("http://127.0.0.1:9").unwrap().with_token("t");
         let emit = Arc::new(Recorded::default());
-        let (meets, task) = Meets::start(api, "dev_bob".into(), emit.clone());
+        let (meets, task) = Meets::start(api, "dev_bob".into(), emit.clone(), test_media());
         tokio::spawn(task);
         (meets, emit)
     }
@@ -697,6 +727,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_denied_microphone_is_said_before_anything_starts() {
+        let api = Api::new("http://127.0.0.1:9").unwrap().with_token("t");
+        let media = MeetMedia {
+            permission: Arc::new(FixedMic(MicStatus::Denied)),
+            settings: Arc::new(SettingsStore::in_memory()),
+        };
+        let (meets, task) = Meets::start(api, "dev_bob".into(), Arc::new(Recorded::default()), media);
+        tokio::spawn(task);
+        let ring = view("meet_1", MeetState::Ringing, ScopeKind::UserChat, 1);
+        meets.event(&event(EventBody::Ring { meet: ring, deadline: now_ms() + 120_000 }));
+        let err = meets.request(Request::Accept("meet_1".into())).await.unwrap_err();
+        assert_eq!(err.code, "microphone_denied", "{err:?}");
+        assert!(err.message.contains(Platform::current().steps()), "{}", err.message);
+        assert_eq!(meets.state().ringing.len(), 1, "the ring stays: Try again accepts it");
+    }
+
+    #[tokio::test]
     async fn hanging_up_without_a_meet_is_fine() {
         let (meets, _) = meets();
         assert_eq!(meets.request(Request::HangUp).await.unwrap(), MeetUiState::default());
@@ -718,6 +765,7 @@ mod tests {
             cur: None,
             ended: None,
             peer_config: None,
+            media: test_media(),
         };
         let mut cur = Current {
             view: view("meet_1", MeetState::Ringing, ScopeKind::Internal, 1),

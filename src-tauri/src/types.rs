@@ -265,3 +265,262 @@ impl AppEvent for MeetChanged {
     const NAME: &'static str = "meet_changed";
     type Payload = MeetUiState;
 }
+
+// ---- call history (P8; `history.rs`) ---------------------------------------------------------
+
+/// Where the local call-history cache stands with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HistorySync {
+    /// A sync round is running (at start, on reconnect, after a change).
+    Syncing,
+    /// The cache holds what the server had at the last round.
+    Synced,
+    /// The server could not be reached: the cache is shown as it is, deletes wait.
+    Offline,
+}
+
+/// The call history's state besides its records. Emitted as [`CallHistoryChanged`] whenever it
+/// or the records change (the UI then reads the records again with `list_history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct HistoryStatus {
+    pub sync: HistorySync,
+    /// Deletes made here that the server has not acknowledged yet (sent when back online).
+    pub pending_deletes: u32,
+    /// The cache was unreadable and is being rebuilt from the server: "nothing is lost".
+    pub notice: Option<String>,
+    /// Why the last sync failed, when the server answered with an error (not just offline).
+    pub error: Option<String>,
+}
+
+/// The call history as the UI shows it: the cached records, newest first, readable offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct HistoryView {
+    pub records: Vec<meetdesk_protocol::CallRecordView>,
+    pub status: HistoryStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RecordIdArgs {
+    pub record_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct TeamSearchArgs {
+    /// Part of a room's or an agent's name; empty: everything.
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AgentIdArgs {
+    pub agent_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RoomIdArgs {
+    pub room_id: String,
+}
+
+command!(
+    /// The call history from the local cache (works offline) and its sync state.
+    ListHistory = "list_history" (()) -> HistoryView);
+command!(
+    /// Deletes one call record: gone here at once, sent to the server when online.
+    DeleteHistoryRecord = "delete_history_record" (RecordIdArgs) -> HistoryStatus);
+command!(
+    /// Deletes every call record seen so far (here at once, on the server when online).
+    DeleteAllHistory = "delete_all_history" (()) -> HistoryStatus);
+command!(
+    /// Customers and agents to suggest on an empty history (online only).
+    HistorySuggestions = "history_suggestions" (()) -> meetdesk_protocol::Suggestions);
+command!(
+    /// New team meet: agents and rooms matching the query, public groups, private groups,
+    /// then DMs, each alphabetically (the server's order).
+    TeamSearch = "team_search" (TeamSearchArgs) -> Vec<meetdesk_protocol::TeamSearchResult>);
+command!(
+    /// The DM with another agent (created on first use), to start a meet in.
+    OpenDm = "open_dm" (AgentIdArgs) -> meetdesk_protocol::RoomView);
+command!(
+    /// A team room this agent is in (a team record's info icon; its meet going on, if any).
+    GetRoom = "get_room" (RoomIdArgs) -> meetdesk_protocol::RoomView);
+
+/// The call history changed (records synced or deleted, sync state, pending deletes).
+pub struct CallHistoryChanged;
+impl AppEvent for CallHistoryChanged {
+    const NAME: &'static str = "call_history_changed";
+    type Payload = HistoryStatus;
+}
+
+// ---- the inbox (issue 5; `inbox.rs`) ----------------------------------------------------------
+
+/// A message to post in a user chat or its internal chat.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SendMessageArgs {
+    pub chat_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct CustomerIdArgs {
+    pub customer_id: String,
+}
+
+/// A message to post in a team room or DM.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SendRoomMessageArgs {
+    pub room_id: String,
+    pub body: String,
+}
+
+/// Invite an agent into a meet going on (P6).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct InviteArgs {
+    pub meet_id: String,
+    pub agent_id: String,
+}
+
+command!(
+    /// Posts in a user chat (agents may always; the message comes back as a server event too).
+    SendMessage = "send_message" (SendMessageArgs) -> MessageView);
+command!(
+    /// A user chat's internal chat (managers only, P4), oldest first.
+    InternalMessages = "internal_messages" (ChatMessagesArgs) -> Vec<MessageView>);
+command!(
+    /// Posts in a user chat's internal chat.
+    SendInternalMessage = "send_internal_message" (SendMessageArgs) -> MessageView);
+command!(
+    /// A customer's profile (name, contact).
+    CustomerProfile = "customer_profile" (CustomerIdArgs) -> meetdesk_protocol::CustomerView);
+command!(
+    /// Team rooms this agent sees: public groups, private groups, DMs, each alphabetically.
+    ListRooms = "list_rooms" (()) -> Vec<meetdesk_protocol::RoomView>);
+command!(
+    /// A team room's messages, oldest first.
+    RoomMessages = "room_messages" (RoomIdArgs) -> Vec<MessageView>);
+command!(
+    /// Posts in a team room or DM.
+    SendRoomMessage = "send_room_message" (SendRoomMessageArgs) -> MessageView);
+command!(
+    /// The channel's agents (to invite into a meet, to open a DM with).
+    ListAgents = "list_agents" (()) -> Vec<AgentView>);
+command!(
+    /// Invites an agent into a meet going on (P6): their devices ring.
+    InviteAgent = "invite_agent" (InviteArgs) -> meetdesk_protocol::MeetView);
+
+// ---- platform: microphone permission, devices, settings (permission.rs, settings.rs) --------
+
+/// What the OS says about this app and the microphone (P7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MicStatus {
+    Granted,
+    /// Refused in the system's privacy settings.
+    Denied,
+    /// Not asked yet (macOS: the system prompt has not been answered).
+    NotDetermined,
+    /// No microphone, or it could not be opened.
+    NoDevice,
+}
+
+/// The microphone check (P7): the status, and what to tell the agent when it is not granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MicCheck {
+    pub status: MicStatus,
+    /// What is wrong, for people (none when granted).
+    pub message: Option<String>,
+    /// The platform's steps to allow the microphone (none when granted).
+    pub steps: Option<String>,
+    /// The change reaches the app only after quitting it from the tray and opening it again
+    /// (Windows); elsewhere "Try again" works in place.
+    pub restart_needed: bool,
+}
+
+/// A microphone or speaker the agent can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AudioDeviceUi {
+    pub name: String,
+    /// The system's default for its direction.
+    pub is_default: bool,
+}
+
+/// The devices as the system lists them now (read afresh each time: hot-plug shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AudioDevices {
+    pub microphones: Vec<AudioDeviceUi>,
+    pub speakers: Vec<AudioDeviceUi>,
+    /// Why a list could not be read, if one could not.
+    pub error: Option<String>,
+}
+
+/// The devices the agent picked for meets (none: the system default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DeviceChoice {
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+}
+
+/// The Settings screen's values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SettingsView {
+    pub devices: DeviceChoice,
+    /// "Start meetdesk when I sign in to the computer" (off by default).
+    pub autostart: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SetAutostartArgs {
+    pub enabled: bool,
+}
+
+command!(
+    /// The settings: picked devices, start at sign-in.
+    GetSettings = "get_settings" (()) -> SettingsView);
+command!(
+    /// Picks the microphone and speaker for the next meets (saved in the app's config dir).
+    SetDevices = "set_devices" (DeviceChoice) -> SettingsView);
+command!(
+    /// Turns starting at sign-in on or off.
+    SetAutostart = "set_autostart" (SetAutostartArgs) -> SettingsView);
+command!(
+    /// The microphones and speakers the system has now.
+    ListDevices = "list_devices" (()) -> AudioDevices);
+command!(
+    /// May the app use the microphone (P7)? Asks the OS when it has not decided yet.
+    CheckMicrophone = "check_microphone" (()) -> MicCheck);
+
+/// A `meetdesk://` link the app was opened with (docs/desktop.md, "Platform").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppLink {
+    /// `meetdesk://chat/{chat_id}`: show that user chat in the inbox.
+    Chat { chat_id: String },
+    /// `meetdesk://meet/{meet_id}`: join that meet (the app joins it; the UI hears the result).
+    Meet { meet_id: String },
+}
+
+/// A link was opened (`error`: why it could not be followed, for people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LinkOpened {
+    pub link: AppLink,
+    pub error: Option<String>,
+}
+
+/// The app was opened with a `meetdesk://` link.
+pub struct LinkOpenedEvent;
+impl AppEvent for LinkOpenedEvent {
+    const NAME: &'static str = "link_opened";
+    type Payload = LinkOpened;
+}
+
+/// What "Test microphone" heard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct MicTest {
+    /// The device that was opened (the default when the picked one is gone).
+    pub device: String,
+    /// The loudest moment, as the meet panel's meter shows it (0..1; −60…0 dBFS).
+    pub level: f32,
+}
+
+command!(
+    /// Listens to the picked microphone for two seconds: how loud it was.
+    TestMicrophone = "test_microphone" (()) -> MicTest);

@@ -68,14 +68,45 @@ export async function startServerAndDriver(/** @type {string} */ work, /** @type
     "--listen", `127.0.0.1:${port}`, "--database", `sqlite://${work}/x.db?mode=rwc`, "--demo",
   ]);
   await ready(`${base}/healthz`, server);
+  const driver = await startDriver(`${prefix}tauri-driver`);
+  return { base, driver };
+}
+
+/** tauri-driver in front of Debian's WebKitWebDriver, on free ports; returns its URL. */
+export async function startDriver(/** @type {string} */ name) {
   const dport = await freePort();
   const nport = await freePort();
-  const td = await start(`${prefix}tauri-driver`, need("TAURI_DRIVER"), [
+  const td = await start(name, need("TAURI_DRIVER"), [
     "--port", String(dport), "--native-port", String(nport), "--native-driver", "/usr/bin/WebKitWebDriver",
   ]);
   const driver = `http://127.0.0.1:${dport}`;
   await ready(`${driver}/status`, td);
-  return { base, driver };
+  return driver;
+}
+
+/**
+ * `meetdesk-server --demo` on `work`'s SQLite file, on `port` (0: a free one). Started again
+ * with the same `work` and port it is the same server after a restart (same data, same URL);
+ * `name` names its log.
+ */
+export async function startServer(/** @type {string} */ work, /** @type {string} */ name, /** @type {number} */ port = 0) {
+  const p = port || (await freePort());
+  const base = `http://127.0.0.1:${p}`;
+  const server = await start(name, need("MEETDESK_SERVER_BIN"), [
+    "--listen", `127.0.0.1:${p}`, "--database", `sqlite://${work}/x.db?mode=rwc`, "--demo",
+  ]);
+  await ready(`${base}/healthz`, server);
+  return { base, port: p, server };
+}
+
+/** Stops a server `startServer` started (SIGTERM), waiting until it has exited. */
+export async function stopServer(/** @type {import("node:child_process").ChildProcess} */ server) {
+  if (server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  children.splice(children.indexOf(server), 1);
 }
 
 /** Stops every child still running, last started first. */
@@ -221,7 +252,9 @@ export async function signInApp(s, base, email, password) {
 export async function signOutAndClose(/** @type {import("./webdriver.mjs").Session} */ app) {
   const signOut = await app.find("#sign-out").catch(() => null);
   if (signOut) {
-    await app.click(signOut).catch(() => {});
+    // A DOM click: a dialog left open over the top bar, or the window closed to the tray, must
+    // not leave the session in the keyring for the next file.
+    await app.cmd("POST", "/execute/sync", { script: "document.querySelector('#sign-out').click()", args: [] }).catch(() => {});
     await app.waitFor("#sign-in-form", 10_000).catch(() => {});
   }
   await app.close().catch(() => {});

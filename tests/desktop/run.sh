@@ -66,8 +66,9 @@ done
 # then the tests. The daemon leaves with the session bus.
 # MEETDESK_DESKTOP_TESTS picks files (default: all; sign-in first, it starts from an empty keyring).
 TESTS=${MEETDESK_DESKTOP_TESTS:-"tests/desktop/signin.test.mjs $(ls tests/desktop/*.test.mjs | grep -v signin.test.mjs | tr '\n' ' ')"}
-inner="printf test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-  exec node --test --test-concurrency=1 --test-reporter=spec $TESTS"
+# MEETDESK_DESKTOP_RUN runs another command in the same environment instead (scripts/bench-desktop.sh).
+RUN=${MEETDESK_DESKTOP_RUN:-"node --test --test-concurrency=1 --test-reporter=spec $TESTS"}
+inner="printf test-keyring | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec $RUN"
 
 env -u XDG_DATA_HOME -u XDG_CONFIG_HOME -u XDG_CACHE_HOME -u DBUS_SESSION_BUS_ADDRESS \
   HOME="$TEST_HOME" XDG_RUNTIME_DIR="$TEST_HOME/run" NO_AT_BRIDGE=1 WEBKIT_DISABLE_COMPOSITING_MODE=1 \

@@ -60,7 +60,13 @@ export class Session {
     return this.waitUntil(`${css} shown`, async () => {
       const el = await this.find(css);
       if (el === null) return null;
-      return (await this.cmd("GET", `/element/${el}/displayed`)) ? el : null;
+      try {
+        return (await this.cmd("GET", `/element/${el}/displayed`)) ? el : null;
+      } catch (e) {
+        // Replaced between the two questions (the page re-rendered): ask again.
+        if (e instanceof WebDriverError && /stale element/.test(e.message)) return null;
+        throw e;
+      }
     }, timeoutMs);
   }
 

@@ -1,22 +1,35 @@
-// The inbox: chat tabs, the open chat and its Meet button.
+// The inbox: chat tabs; the open chat with its messages, composer and Meet button; its internal
+// chat (P4: managers only, the orange internal meet); the customer's profile (P3: Voice meet).
 import { useEffect, useState } from "preact/hooks";
 import {
   chatMessages,
+  customerProfile,
+  internalMessages,
+  joinMeet,
   listChats,
   meetState,
   onMeetChanged,
   onServerEvent,
+  sendInternalMessage,
+  sendMessage,
   startMeet,
   type ChannelSettings,
   type ChatFilter,
   type ChatView,
+  type CustomerView,
+  type MeetTarget,
   type MeetUiState,
   type MessageView,
 } from "./bindings";
-import { applyToChats, applyToMessages, needsReload, sortChats } from "./inbox";
-import { canStartMeet } from "./meet";
+import { Composer, MeetMenu, MessageList } from "./conversation";
+import {
+  addMessage, applyToChats, applyToInternal, applyToInternalMeets, applyToMessages, composerState, needsReload, sortChats,
+} from "./inbox";
+import { onChatRequested } from "./links";
+import { canCallCustomer, canOpenAgain, chatMeetAction, internalMeetAction } from "./meet";
 import type { SignedIn } from "./shell";
 import { errorText } from "./util";
+import "./inbox.css";
 
 const TABS: { filter: ChatFilter; label: string }[] = [
   { filter: "mine", label: "Mine" },
@@ -24,26 +37,49 @@ const TABS: { filter: ChatFilter; label: string }[] = [
   { filter: "unassigned", label: "Unassigned" },
 ];
 
-export function Inbox({ session }: { session: SignedIn }) {
-  const agentId = session.agent.id;
-  const [filter, setFilter] = useState<ChatFilter>("mine");
-  const [chats, setChats] = useState<ChatView[] | null>(null);
-  const [selected, setSelected] = useState<string | null>(null);
-  const [messages, setMessages] = useState<MessageView[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [reloads, setReloads] = useState(0);
-  const [settings, setSettings] = useState<ChannelSettings>(session.channel.settings);
-  const [meetError, setMeetError] = useState<string | null>(null);
+/** The open chat's two threads. */
+type Thread = "chat" | "internal";
+
+/** Whether this device is in a meet (only that: the same value does not re-render). */
+export function useInMeet(): boolean {
   const [inMeet, setInMeet] = useState(false);
-  const online = session.connection === "online";
-  useEffect(() => setMeetError(null), [selected]);
   useEffect(() => {
-    // Only whether a meet is on (the same value does not re-render the inbox).
     const busy = (m: MeetUiState) => setInMeet(m.call !== null && m.call.phase !== "ended");
     const off = onMeetChanged(busy);
     meetState().then(busy, () => {});
     return () => void off.then((f) => f());
   }, []);
+  return inMeet;
+}
+
+export function Inbox({ session }: { session: SignedIn }) {
+  const agentId = session.agent.id;
+  const isAdmin = session.agent.role === "admin";
+  const [filter, setFilter] = useState<ChatFilter>("mine");
+  const [chats, setChats] = useState<ChatView[] | null>(null);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [thread, setThread] = useState<Thread>("chat");
+  const [messages, setMessages] = useState<MessageView[] | null>(null);
+  const [internal, setInternal] = useState<MessageView[] | null>(null);
+  const [profile, setProfile] = useState<CustomerView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reloads, setReloads] = useState(0);
+  const [settings, setSettings] = useState<ChannelSettings>(session.channel.settings);
+  const [meetError, setMeetError] = useState<string | null>(null);
+  const [internalMeets, setInternalMeets] = useState<Record<string, string>>({});
+  const inMeet = useInMeet();
+  const online = session.connection === "online";
+  useEffect(() => setMeetError(null), [selected, thread]);
+  // A `meetdesk://chat/{id}` link: that chat, in the All tab (it may not be in this one).
+  useEffect(
+    () =>
+      onChatRequested((chatId) => {
+        setFilter("all");
+        setSelected(chatId);
+        setThread("chat");
+      }),
+    [],
+  );
 
   // The tab's list, read again when the tab changes or the socket comes (back) online.
   useEffect(() => {
@@ -55,16 +91,35 @@ export function Inbox({ session }: { session: SignedIn }) {
     return () => void (live = false);
   }, [filter, online, reloads]);
 
+  const chat = chats?.find((c) => c.id === selected) ?? null;
+  const customerId = chat?.customer.id ?? null;
+
   useEffect(() => {
     setMessages(null);
+    setInternal(null);
     if (selected === null) return;
     let live = true;
     chatMessages({ chat_id: selected }).then(
       (list) => live && setMessages(list),
       (e) => live && setError(errorText(e)),
     );
+    internalMessages({ chat_id: selected }).then(
+      (list) => live && setInternal(list),
+      (e) => live && setError(errorText(e)),
+    );
     return () => void (live = false);
   }, [selected, online, reloads]);
+
+  useEffect(() => {
+    setProfile(null);
+    if (customerId === null) return;
+    let live = true;
+    customerProfile({ customer_id: customerId }).then(
+      (c) => live && setProfile(c),
+      (e) => live && setError(errorText(e)),
+    );
+    return () => void (live = false);
+  }, [customerId, online, reloads]);
 
   useEffect(() => {
     const off = onServerEvent((event) => {
@@ -74,12 +129,43 @@ export function Inbox({ session }: { session: SignedIn }) {
         return;
       }
       setChats((list) => (list === null ? list : applyToChats(list, event, filter, agentId)));
-      if (selected !== null) setMessages((list) => (list === null ? list : applyToMessages(list, event, selected)));
+      setInternalMeets((m) => applyToInternalMeets(m, event));
+      if (selected !== null) {
+        setMessages((list) => (list === null ? list : applyToMessages(list, event, selected)));
+        setInternal((list) => (list === null ? list : applyToInternal(list, event, selected)));
+      }
+      if (event.type === "chat_updated" && event.chat.customer.id === customerId) {
+        setProfile((p) => (p === null ? p : { ...p, online: event.chat.customer.online }));
+      }
     });
     return () => void off.then((f) => f());
-  }, [filter, selected, agentId]);
+  }, [filter, selected, agentId, customerId]);
 
-  const chat = chats?.find((c) => c.id === selected) ?? null;
+  /** Starts a meet; a new chat it made (a call from the profile) is opened. */
+  const meet = (target: MeetTarget) => {
+    setMeetError(null);
+    startMeet({ target }).then(
+      (state) => {
+        const chatId = state.call?.chat_id ?? null;
+        if (target.kind === "customer" && chatId !== null) {
+          setFilter("all");
+          setSelected(chatId);
+          setThread("chat");
+          setReloads((n) => n + 1);
+        }
+      },
+      (e) => setMeetError(errorText(e)),
+    );
+  };
+  const join = (meetId: string) => {
+    setMeetError(null);
+    joinMeet({ meet_id: meetId }).catch((e) => setMeetError(errorText(e)));
+  };
+  const canOpen = (target: MeetTarget) => canOpenAgain(target, chat, settings, session.agent, inMeet);
+  const chatAction = chat ? chatMeetAction(chat, settings, session.agent, inMeet) : null;
+  const internalOngoing = chat ? internalMeets[chat.id] ?? null : null;
+  const internalAction = internalMeetAction(internalOngoing, settings, inMeet);
+
   return (
     <>
       <aside class="chats">
@@ -107,36 +193,78 @@ export function Inbox({ session }: { session: SignedIn }) {
           </ul>
         )}
       </aside>
-      <section class="chat" id="chat">
+      <section class="chat pane" id="chat">
         {chat === null ? (
           <p class="muted center">Pick a chat.</p>
         ) : (
-          <>
-            <div class="chat-bar">
-              <h2 id="chat-title">{chat.customer.name}</h2>
-              <span class="spacer" />
-              {canStartMeet(chat, settings, session.agent, inMeet) && (
-                <button class="meet-button" data-testid="md-chat-meet" title="Meet audio"
-                  onClick={() => {
-                    setMeetError(null);
-                    startMeet({ target: { kind: "user_chat", chat_id: chat.id } }).catch((e) => setMeetError(errorText(e)));
-                  }}>Meet</button>
+          <div class="chat-columns">
+            <div class="thread">
+              <div class="chat-bar">
+                <h2 id="chat-title">{chat.customer.name}</h2>
+                <nav class="threads" role="tablist">
+                  <button role="tab" class={`tab ${thread === "chat" ? "active" : ""}`} data-testid="md-thread-chat"
+                    aria-selected={thread === "chat"} onClick={() => setThread("chat")}>Chat</button>
+                  <button role="tab" class={`tab internal ${thread === "internal" ? "active" : ""}`}
+                    data-testid="md-thread-internal" aria-selected={thread === "internal"}
+                    onClick={() => setThread("internal")}>Internal</button>
+                </nav>
+                <span class="spacer" />
+                {thread === "chat" && chatAction === "start" && (
+                  <button class="meet-button" data-testid="md-chat-meet" title="Meet audio"
+                    onClick={() => meet({ kind: "user_chat", chat_id: chat.id })}>Meet</button>
+                )}
+                {thread === "chat" && chatAction === "join" && chat.ongoing_meet && (
+                  <button class="meet-button" data-testid="md-chat-join" title="A meet is going on in this chat"
+                    onClick={() => chat.ongoing_meet && join(chat.ongoing_meet)}>Join meet</button>
+                )}
+                {thread === "internal" && internalAction === "start" && (
+                  <MeetMenu testid="md-internal-meet" item="Meet audio" orange
+                    onPick={() => meet({ kind: "internal", chat_id: chat.id })} />
+                )}
+                {thread === "internal" && internalAction === "join" && internalOngoing && (
+                  <button class="meet-button internal" data-testid="md-internal-join" title="An internal meet is going on"
+                    onClick={() => join(internalOngoing)}>Join meet</button>
+                )}
+              </div>
+              {meetError && <p class="error" role="alert" data-testid="md-chat-meet-error">{meetError}</p>}
+              {thread === "chat" ? (
+                <>
+                  <MessageList id="messages" messages={messages} isAdmin={isAdmin} canOpen={canOpen} onOpen={meet} />
+                  <Composer testid="md-composer" placeholder={`Reply to ${chat.customer.name}`}
+                    state={composerState(chat, online, false)}
+                    onSend={(body) => sendMessage({ chat_id: chat.id, body }).then((m) => setMessages((l) => l && addMessage(l, m)))} />
+                </>
+              ) : (
+                <div class="internal-thread" data-testid="md-internal">
+                  <p class="muted small">Internal chat: managers only. The customer never sees it.</p>
+                  <MessageList id="internal-messages" messages={internal} isAdmin={isAdmin} canOpen={canOpen} onOpen={meet}
+                    empty="No internal notes yet." />
+                  <Composer testid="md-internal-composer" placeholder="Note for the team"
+                    state={composerState(chat, online, true)}
+                    onSend={(body) => sendInternalMessage({ chat_id: chat.id, body }).then((m) => setInternal((l) => l && addMessage(l, m)))} />
+                </div>
               )}
             </div>
-            {meetError && <p class="error" role="alert" data-testid="md-chat-meet-error">{meetError}</p>}
-            {messages === null ? (
-              <p class="muted">Loading…</p>
-            ) : (
-              <ol id="messages">
-                {messages.map((m) => (
-                  <li key={m.id} class={`message ${m.author.kind}`} data-message-id={m.id}>
-                    <span class="author">{m.author.name}</span>
-                    <span class="body">{m.body}</span>
-                  </li>
-                ))}
-              </ol>
-            )}
-          </>
+            <aside class="profile" data-testid="md-profile">
+              <h3>Customer</h3>
+              {profile === null ? (
+                <p class="muted">Loading…</p>
+              ) : (
+                <>
+                  <strong data-testid="md-profile-name">{profile.name}</strong>
+                  <span class="muted small" data-testid="md-profile-online">{profile.online ? "Online" : "Offline"}</span>
+                  <dl>
+                    <dt>E-mail</dt>
+                    <dd data-testid="md-profile-email">{profile.email ?? "—"}</dd>
+                  </dl>
+                  {canCallCustomer(settings, session.agent, inMeet) && (
+                    <MeetMenu testid="md-profile-meet" item="Voice meet"
+                      onPick={() => meet({ kind: "customer", customer_id: profile.id })} />
+                  )}
+                </>
+              )}
+            </aside>
+          </div>
         )}
       </section>
     </>

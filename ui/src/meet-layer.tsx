@@ -3,16 +3,21 @@ import { useEffect, useState } from "preact/hooks";
 import {
   acceptRing,
   declineRing,
+  getSession,
   hangUp,
+  inviteAgent,
+  listAgents,
   meetState,
   onMeetChanged,
   setMuted,
+  type AgentView,
   type CallUi,
   type MeetUiState,
   type RingUi,
 } from "./bindings";
-import { callDuration, phaseText, scopeText } from "./meet";
+import { callDuration, canInvite, invitableAgents, phaseText, scopeText } from "./meet";
 import { errorText, useNow } from "./util";
+import { DevicePicker } from "./settings-view";
 
 /** The meets of this device, as Rust publishes them (`meet_changed`). */
 export function useMeets(): MeetUiState {
@@ -52,7 +57,56 @@ function RingCard({ ring }: { ring: RingUi }) {
   );
 }
 
+/**
+ * P6: invite another agent into the meet: the channel's agents not in it (the server rings
+ * every device they are signed in on; one who does not answer gets an "Invited by" record).
+ */
+function InvitePicker({ call, onClose }: { call: CallUi; onClose: () => void }) {
+  const [agents, setAgents] = useState<AgentView[] | null>(null);
+  const [selfId, setSelfId] = useState<string>("");
+  const [error, setError] = useState<string | null>(null);
+  const [invited, setInvited] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    getSession().then((s) => live && s.state === "signed_in" && setSelfId(s.agent.id), () => {});
+    listAgents().then((list) => live && setAgents(list), (e) => live && setError(errorText(e)));
+    return () => void (live = false);
+  }, []);
+  const offered = agents === null ? null : invitableAgents(agents, call, selfId);
+  return (
+    <div class="invite" data-testid="md-invite-list" role="dialog" aria-label="Invite an agent">
+      <div class="invite-head">
+        <strong>Invite an agent</strong>
+        <button class="link" data-testid="md-invite-close" onClick={onClose}>Close</button>
+      </div>
+      {error && <p class="error small" role="alert">{error}</p>}
+      {invited && <p class="muted small" data-testid="md-invite-done">Invited {invited}: their devices ring.</p>}
+      {offered === null ? (
+        <p class="muted small">Loading…</p>
+      ) : offered.length === 0 ? (
+        <p class="muted small">Nobody else to invite.</p>
+      ) : (
+        <ul>
+          {offered.map((a) => (
+            <li key={a.id}>
+              <button class="invite-agent" data-testid="md-invite-agent" data-agent-id={a.id}
+                onClick={() => {
+                  setError(null);
+                  inviteAgent({ meet_id: call.meet_id, agent_id: a.id }).then(
+                    () => setInvited(a.name),
+                    (e) => setError(errorText(e)),
+                  );
+                }}>{a.name}</button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 function CallPanel({ call }: { call: CallUi }) {
+  const [inviting, setInviting] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const live = call.phase !== "ended";
   const now = useNow(live && call.started_at !== null);
@@ -82,9 +136,15 @@ function CallPanel({ call }: { call: CallUi }) {
           </div>
           <button class={`mute ${call.muted ? "on" : ""}`} data-testid="md-call-mute" aria-pressed={call.muted}
             onClick={() => act(() => setMuted({ muted: !call.muted }))}>{call.muted ? "Unmute" : "Mute"}</button>
+          {canInvite(call) && (
+            <button class="invite-button" data-testid="md-call-invite" aria-expanded={inviting}
+              onClick={() => setInviting(!inviting)}>Invite</button>
+          )}
           <button class="hangup" data-testid="md-call-hangup" onClick={() => act(() => hangUp())}>Hang up</button>
         </div>
       )}
+      {live && inviting && canInvite(call) && <InvitePicker call={call} onClose={() => setInviting(false)} />}
+      {live && <DevicePicker compact />}
     </div>
   );
 }

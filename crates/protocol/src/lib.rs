@@ -198,6 +198,10 @@ pub struct MessageView {
     pub meet_id: Option<String>,
     /// A link to open (the follow-up message's meet link).
     pub link: Option<String>,
+    /// The missed-meet indicator's reason (admins only): `no_answer`, `declined`,
+    /// `offline_link_unused`, `cancelled_by_caller`, `failed_to_connect`.
+    #[serde(default)]
+    pub missed_reason: Option<String>,
     pub created_at: i64,
 }
 

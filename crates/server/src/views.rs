@@ -147,6 +147,16 @@ pub async fn message_view(db: &mut Db, m: &Message) -> Result<p::MessageView> {
         },
         _ => p::Author { kind: p::AuthorKind::System, id: None, name: "meetdesk".to_owned() },
     };
+    // The indicator carries its meet's missed reason (redacted for all but admins).
+    let missed_reason = match (&m.meet_id, author.kind, m.body.as_str()) {
+        (Some(meet_id), p::AuthorKind::System, MISSED_BODY) => {
+            meetdesk_store::meets::get(db, meet_id).await?.and_then(|s| match s.meet.outcome {
+                Some(Outcome::Missed(r)) => Some(r.code().to_owned()),
+                _ => None,
+            })
+        }
+        _ => None,
+    };
     Ok(p::MessageView {
         id: m.id.clone(),
         chat_id: m.chat_id.clone(),
@@ -156,6 +166,7 @@ pub async fn message_view(db: &mut Db, m: &Message) -> Result<p::MessageView> {
         body: m.body.clone(),
         meet_id: m.meet_id.clone(),
         link: m.link.clone(),
+        missed_reason,
         created_at: m.created_at,
     })
 }
@@ -257,9 +268,12 @@ pub fn redact_meet(view: &mut p::MeetView, viewer: &Principal) {
     }
 }
 
-/// Customers read the missed-meet indicator as "Meet ended"; agents never see the follow-up
-/// link itself (it is the customer's credential for that meet).
+/// Customers read the missed-meet indicator as "Meet ended"; only admins see why it was missed;
+/// agents never see the follow-up link itself (it is the customer's credential for that meet).
 pub fn redact_message(view: &mut p::MessageView, viewer: &Principal) {
+    if !viewer.is_admin() {
+        view.missed_reason = None;
+    }
     match viewer {
         Principal::Customer { .. } => {
             if view.author.kind == p::AuthorKind::System && view.body == MISSED_BODY {

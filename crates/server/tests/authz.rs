@@ -147,6 +147,7 @@ fn indicator(who: Who, b: &EventBody) {
     let EventBody::Message { message } = b else { unreachable!() };
     let body = if who.is_customer() { ENDED_BODY } else { MISSED_BODY };
     assert_eq!(message.body, body, "{who:?}: the missed-meet indicator");
+    assert_eq!(message.missed_reason.is_some(), who == Alice, "{who:?}: the reason is for the admin only");
 }
 
 /// What no socket may ever see, whatever the event. `secrets` are ids of internal and team

@@ -75,12 +75,24 @@ on_both_databases!(decline_is_missed_with_a_reason_only_admins_see, |db| async m
     assert_eq!(admin_view.missed_reason.as_deref(), Some("declined"));
     let indicator = alice_events.message(|m| m.meet_id.as_deref() == Some(meet.id.as_str())).await;
     assert_eq!(indicator.body, "Missed meet");
+    assert_eq!(indicator.missed_reason.as_deref(), Some("declined"), "the admin reads why on the indicator");
+    let listed = |token: String| {
+        let t = &t;
+        let meet_id = meet.id.clone();
+        async move {
+            let list: Vec<p::MessageView> = t.get_ok(Some(&token), "/api/chats/chat_mina/messages").await;
+            list.into_iter().find(|m| m.meet_id.as_deref() == Some(meet_id.as_str())).unwrap()
+        }
+    };
+    assert_eq!(listed(alice.token.clone()).await.missed_reason.as_deref(), Some("declined"));
+    assert_eq!(listed(bob.token.clone()).await.missed_reason, None, "agents who are not admins do not");
 
     // The customer sees "ended", never the reason.
     let seen = mina_events.meet_state(&meet.id, p::MeetState::Ended).await;
     assert!(seen.missed_reason.is_none());
     let note = mina_events.message(|m| m.meet_id.as_deref() == Some(meet.id.as_str())).await;
     assert_eq!(note.body, "Meet ended");
+    assert_eq!(note.missed_reason, None);
     t.stop().await;
 });
 

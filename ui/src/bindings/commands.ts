@@ -2,18 +2,41 @@
 // Commands reject with a CommandError.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AgentIdArgs } from "./AgentIdArgs";
+import type { AgentView } from "./AgentView";
+import type { AudioDevices } from "./AudioDevices";
 import type { CallBackArgs } from "./CallBackArgs";
 import type { ChatMessagesArgs } from "./ChatMessagesArgs";
 import type { ChatView } from "./ChatView";
+import type { CustomerIdArgs } from "./CustomerIdArgs";
+import type { CustomerView } from "./CustomerView";
+import type { DeviceChoice } from "./DeviceChoice";
 import type { Event } from "./Event";
+import type { HistoryStatus } from "./HistoryStatus";
+import type { HistoryView } from "./HistoryView";
+import type { InviteArgs } from "./InviteArgs";
+import type { LinkOpened } from "./LinkOpened";
 import type { ListChatsArgs } from "./ListChatsArgs";
 import type { MeetIdArgs } from "./MeetIdArgs";
 import type { MeetUiState } from "./MeetUiState";
+import type { MeetView } from "./MeetView";
 import type { MessageView } from "./MessageView";
+import type { MicCheck } from "./MicCheck";
+import type { MicTest } from "./MicTest";
+import type { RecordIdArgs } from "./RecordIdArgs";
+import type { RoomIdArgs } from "./RoomIdArgs";
+import type { RoomView } from "./RoomView";
+import type { SendMessageArgs } from "./SendMessageArgs";
+import type { SendRoomMessageArgs } from "./SendRoomMessageArgs";
 import type { SessionState } from "./SessionState";
+import type { SetAutostartArgs } from "./SetAutostartArgs";
 import type { SetMutedArgs } from "./SetMutedArgs";
+import type { SettingsView } from "./SettingsView";
 import type { SignInArgs } from "./SignInArgs";
 import type { StartMeetArgs } from "./StartMeetArgs";
+import type { Suggestions } from "./Suggestions";
+import type { TeamSearchArgs } from "./TeamSearchArgs";
+import type { TeamSearchResult } from "./TeamSearchResult";
 
 export function getSession(): Promise<SessionState> {
   return invoke<SessionState>("get_session");
@@ -67,6 +90,98 @@ export function meetState(): Promise<MeetUiState> {
   return invoke<MeetUiState>("meet_state");
 }
 
+export function listHistory(): Promise<HistoryView> {
+  return invoke<HistoryView>("list_history");
+}
+
+export function deleteHistoryRecord(args: RecordIdArgs): Promise<HistoryStatus> {
+  return invoke<HistoryStatus>("delete_history_record", { args });
+}
+
+export function deleteAllHistory(): Promise<HistoryStatus> {
+  return invoke<HistoryStatus>("delete_all_history");
+}
+
+export function historySuggestions(): Promise<Suggestions> {
+  return invoke<Suggestions>("history_suggestions");
+}
+
+export function teamSearch(args: TeamSearchArgs): Promise<Array<TeamSearchResult>> {
+  return invoke<Array<TeamSearchResult>>("team_search", { args });
+}
+
+export function openDm(args: AgentIdArgs): Promise<RoomView> {
+  return invoke<RoomView>("open_dm", { args });
+}
+
+export function getRoom(args: RoomIdArgs): Promise<RoomView> {
+  return invoke<RoomView>("get_room", { args });
+}
+
+export function sendMessage(args: SendMessageArgs): Promise<MessageView> {
+  return invoke<MessageView>("send_message", { args });
+}
+
+export function internalMessages(args: ChatMessagesArgs): Promise<Array<MessageView>> {
+  return invoke<Array<MessageView>>("internal_messages", { args });
+}
+
+export function sendInternalMessage(args: SendMessageArgs): Promise<MessageView> {
+  return invoke<MessageView>("send_internal_message", { args });
+}
+
+export function customerProfile(args: CustomerIdArgs): Promise<CustomerView> {
+  return invoke<CustomerView>("customer_profile", { args });
+}
+
+export function listRooms(): Promise<Array<RoomView>> {
+  return invoke<Array<RoomView>>("list_rooms");
+}
+
+export function roomMessages(args: RoomIdArgs): Promise<Array<MessageView>> {
+  return invoke<Array<MessageView>>("room_messages", { args });
+}
+
+export function sendRoomMessage(args: SendRoomMessageArgs): Promise<MessageView> {
+  return invoke<MessageView>("send_room_message", { args });
+}
+
+export function listAgents(): Promise<Array<AgentView>> {
+  return invoke<Array<AgentView>>("list_agents");
+}
+
+export function inviteAgent(args: InviteArgs): Promise<MeetView> {
+  return invoke<MeetView>("invite_agent", { args });
+}
+
+export function getSettings(): Promise<SettingsView> {
+  return invoke<SettingsView>("get_settings");
+}
+
+export function setDevices(args: DeviceChoice): Promise<SettingsView> {
+  return invoke<SettingsView>("set_devices", { args });
+}
+
+export function setAutostart(args: SetAutostartArgs): Promise<SettingsView> {
+  return invoke<SettingsView>("set_autostart", { args });
+}
+
+export function listDevices(): Promise<AudioDevices> {
+  return invoke<AudioDevices>("list_devices");
+}
+
+export function checkMicrophone(): Promise<MicCheck> {
+  return invoke<MicCheck>("check_microphone");
+}
+
+export function testMicrophone(): Promise<MicTest> {
+  return invoke<MicTest>("test_microphone");
+}
+
+export function onLinkOpened(handler: (payload: LinkOpened) => void): Promise<UnlistenFn> {
+  return listen<LinkOpened>("link_opened", (e) => handler(e.payload));
+}
+
 export function onSessionChanged(handler: (payload: SessionState) => void): Promise<UnlistenFn> {
   return listen<SessionState>("session_changed", (e) => handler(e.payload));
 }
@@ -77,4 +192,8 @@ export function onMeetChanged(handler: (payload: MeetUiState) => void): Promise<
 
 export function onServerEvent(handler: (payload: Event) => void): Promise<UnlistenFn> {
   return listen<Event>("server_event", (e) => handler(e.payload));
+}
+
+export function onCallHistoryChanged(handler: (payload: HistoryStatus) => void): Promise<UnlistenFn> {
+  return listen<HistoryStatus>("call_history_changed", (e) => handler(e.payload));
 }

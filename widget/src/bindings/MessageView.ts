@@ -21,4 +21,9 @@ meet_id: string | null,
 /**
  * A link to open (the follow-up message's meet link).
  */
-link: string | null, created_at: number, };
+link: string | null, 
+/**
+ * The missed-meet indicator's reason (admins only): `no_answer`, `declined`,
+ * `offline_link_unused`, `cancelled_by_caller`, `failed_to_connect`.
+ */
+missed_reason: string | null, created_at: number, };

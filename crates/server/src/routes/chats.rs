@@ -263,7 +263,9 @@ async fn list_internal(
     let chat = visible_chat(&mut db, &who, &id).await?;
     let mut out = Vec::new();
     for m in chats::chat_messages(&mut db, &chat.id, true).await? {
-        out.push(views::message_view(&mut db, &m).await?);
+        let mut v = views::message_view(&mut db, &m).await?;
+        views::redact_message(&mut v, &who);
+        out.push(v);
     }
     Ok(Json(out))
 }

@@ -98,7 +98,9 @@ async fn list_room_messages(
     let room = visible_room(&mut db, &agent.channel_id, &agent.id, &id).await?;
     let mut out = Vec::new();
     for m in chats::room_messages(&mut db, &room.id).await? {
-        out.push(views::message_view(&mut db, &m).await?);
+        let mut v = views::message_view(&mut db, &m).await?;
+        views::redact_message(&mut v, &who);
+        out.push(v);
     }
     Ok(Json(out))
 }
