@@ -36,6 +36,29 @@ export async function freePort() {
   });
 }
 
+/**
+ * JSON over the HTTP API at `base`, as `token` (a bearer token, or null), `body` sent unless
+ * undefined or null: `{status, json}`
+ * (json: null for an empty or non-JSON body).
+ * @param {string} base @param {string} method @param {string} p @param {string | null} token @param {unknown} [body]
+ */
+export async function apiCall(base, method, p, token, body) {
+  const none = body === undefined || body === null;
+  const res = await fetch(`${base}${p}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(none ? {} : { "content-type": "application/json" }) },
+    body: none ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json };
+}
+
 /** Starts a process with its output in test-output/desktop/NAME.log. */
 export async function start(/** @type {string} */ name, /** @type {string} */ cmd, /** @type {string[]} */ args) {
   const log = await fs.open(path.join(OUT, `${name}.log`), "w");

@@ -15,8 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   OUT, cli, need, shot, signInApp, signOutAndClose, startDriver, startServer, stopChildren, stopServer, waitGone,
-  waitText, writeTone,
-} from "./harness.mjs";
+  waitText, writeTone, apiCall } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -34,16 +33,9 @@ let app = null;
 /** Bob's token for the HTTP checks (a device of his own, not the app's). */
 let bob = "";
 
-/** JSON over the HTTP API; returns `{status, body}`. */
-async function api(/** @type {string} */ method, /** @type {string} */ p, /** @type {string} */ token, /** @type {unknown} */ body = undefined) {
-  const res = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+/** JSON over the HTTP API (harness.mjs `apiCall`). */
+const api = (/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body = undefined) =>
+  apiCall(base, method, p, token, body);
 
 async function signIn(/** @type {string} */ email) {
   const res = await fetch(`${base}/api/auth/sign-in`, {
@@ -58,10 +50,10 @@ async function signIn(/** @type {string} */ email) {
 /** Starts a meet as `token` and hangs it up before anyone answers: a record for whoever rang. */
 async function ringAndCancel(/** @type {string} */ token, /** @type {unknown} */ target) {
   const started = await api("POST", "/api/meets", token, { target, media: "audio" });
-  assert.equal(started.status, 200, JSON.stringify(started.body));
-  const hung = await api("POST", `/api/meets/${started.body.id}/hangup`, token, {});
-  assert.equal(hung.status, 200, JSON.stringify(hung.body));
-  return started.body.id;
+  assert.equal(started.status, 200, JSON.stringify(started.json));
+  const hung = await api("POST", `/api/meets/${started.json.id}/hangup`, token, {});
+  assert.equal(hung.status, 200, JSON.stringify(hung.json));
+  return started.json.id;
 }
 
 /** Runs a script in the app's page. */
@@ -113,7 +105,7 @@ before(async () => {
   await ringAndCancel(carol, { kind: "room", room_id: "dm_bob_carol" });
   bob = await signIn("bob@demo.test");
   const records = await api("GET", "/api/history/changes?since=0", bob);
-  assert.equal(records.body.changes.length, 4, `bob has 4 records: ${JSON.stringify(records.body)}`);
+  assert.equal(records.json.changes.length, 4, `bob has 4 records: ${JSON.stringify(records.json)}`);
 
   app = await Session.start(driver, DESKTOP_BIN);
   await signInApp(app, base, "bob@demo.test", "demo");
@@ -237,9 +229,9 @@ test("delete all (menu, confirmed) leaves a blank history with suggestions; a su
   await idle(s);
   // Bob writes in DMs with three agents: the server then suggests them on an empty history.
   const dave = await api("POST", "/api/rooms/dm", bob, { agent_id: "ag_dave" });
-  for (const room of ["dm_alice_bob", "dm_bob_carol", dave.body.id]) {
+  for (const room of ["dm_alice_bob", "dm_bob_carol", dave.json.id]) {
     const posted = await api("POST", `/api/rooms/${room}/messages`, bob, { body: "Quick call later?" });
-    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    assert.equal(posted.status, 200, JSON.stringify(posted.json));
   }
 
   await s.click(await s.waitFor('[data-testid="md-history-menu"]'));
@@ -250,7 +242,7 @@ test("delete all (menu, confirmed) leaves a blank history with suggestions; a su
   await s.waitFor('[data-testid="md-history-empty"]');
   await waitGone(s, '[data-testid="md-history-sync"]'); // sent: nothing waits
   const page = await api("GET", "/api/history/changes?since=0", bob);
-  const live = page.body.changes.filter((/** @type {any} */ c) => c.op === "upsert");
+  const live = page.json.changes.filter((/** @type {any} */ c) => c.op === "upsert");
   assert.deepEqual(live, [], "no record left on the server");
 
   // The suggestions: the three agents. The context menu offers audio, and video disabled.

@@ -11,8 +11,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
-  OUT, cli, need, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText,
-} from "./harness.mjs";
+  OUT, cli, need, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText, apiCall } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -28,16 +27,9 @@ let work = "";
 /** @type {Session | null} */
 let app = null;
 
-/** A JSON request to the server. */
-async function api(/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {any} */ body) {
-  const res = await fetch(`${base}${p}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+/** JSON over the HTTP API (harness.mjs `apiCall`). */
+const api = (/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body = undefined) =>
+  apiCall(base, method, p, token, body);
 
 /** An agent's token (a session of its own, beside the app's and the CLIs'). */
 async function token(/** @type {string} */ email) {

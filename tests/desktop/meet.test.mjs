@@ -187,7 +187,8 @@ test("bob presses Meet in Mina's chat: her widget answers and the meet connects"
   await cli.line("signed_in", (l) => l.event === "signed_in"); // her event socket is open: she is online
 
   await s.click(await s.waitFor('[data-chat-id="chat_mina"]'));
-  await s.click(await s.waitFor('[data-testid="md-chat-meet"]'));
+  await s.click(await s.waitFor('[data-testid="md-chat-meet"]')); // [Meet] → [Meet audio] (P3)
+  await s.click(await s.waitFor('[data-testid="md-chat-meet-audio"]'));
   await cli.line("ring", (l) => l.event === "ring");
   await cli.line("accepted", (l) => l.event === "accepted");
   await waitText(s, '[data-testid="md-call-status"]', (t) => t === "Connected");

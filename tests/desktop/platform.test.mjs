@@ -14,8 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   OUT, children, cli, run, shot, signInApp, signOutAndClose, startDriver, startServer, stopChildren, stopServer, waitText,
-  need, writeTone,
-} from "./harness.mjs";
+  need, writeTone, apiCall } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -31,16 +30,9 @@ let server = null;
 /** @type {Session | null} */
 let app = null;
 
-/** A JSON request to the server. */
-async function api(/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {any} */ body) {
-  const res = await fetch(`${base}${p}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+/** JSON over the HTTP API (harness.mjs `apiCall`). */
+const api = (/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body = undefined) =>
+  apiCall(base, method, p, token, body);
 
 /** The texts of the elements `css` matches. */
 async function texts(/** @type {Session} */ s, /** @type {string} */ css) {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { OUT, need, run, shot, startServerAndDriver, stopChildren } from "./harness.mjs";
+import { OUT, need, run, shot, startServerAndDriver, stopChildren, apiCall } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -44,14 +44,9 @@ async function filesContaining(/** @type {string} */ dir, /** @type {string} */ 
   return found;
 }
 
-async function api(/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body) {
-  const resp = await fetch(base + p, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: resp.status, json: await resp.json().catch(() => null) };
-}
+/** JSON over the HTTP API (harness.mjs `apiCall`). */
+const api = (/** @type {string} */ method, /** @type {string} */ p, /** @type {string | null} */ token, /** @type {unknown} */ body = undefined) =>
+  apiCall(base, method, p, token, body);
 
 before(async () => {
   await fs.mkdir(OUT, { recursive: true });

@@ -28,7 +28,7 @@ import {
 } from "./history";
 import type { SignedIn } from "./shell";
 import { openTeamRoom } from "./team-view";
-import { errorText } from "./util";
+import { errorText, settle } from "./util";
 
 /** Small line icons (inline SVG: emoji fonts are not on every desktop). */
 const ICON_PATHS = {
@@ -207,12 +207,7 @@ function SuggestionsPanel({ online, run }: { online: boolean; run: (target: Meet
   const [menu, setMenu] = useState<Menu | null>(null);
   useEffect(() => {
     if (!online) return;
-    let live = true;
-    historySuggestions().then(
-      (s) => live && (setSuggestions(s), setError(null)),
-      (e) => live && setError(errorText(e)),
-    );
-    return () => void (live = false);
+    return settle(historySuggestions(), (s) => (setSuggestions(s), setError(null)), setError);
   }, [online]);
   const start = (target: MeetTarget) => {
     setError(null);

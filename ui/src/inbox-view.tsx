@@ -28,7 +28,7 @@ import {
 import { onChatRequested } from "./links";
 import { canCallCustomer, canOpenAgain, chatMeetAction, internalMeetAction } from "./meet";
 import type { SignedIn } from "./shell";
-import { errorText } from "./util";
+import { errorText, settle } from "./util";
 import "./inbox.css";
 
 const TABS: { filter: ChatFilter; label: string }[] = [
@@ -82,14 +82,10 @@ export function Inbox({ session }: { session: SignedIn }) {
   );
 
   // The tab's list, read again when the tab changes or the socket comes (back) online.
-  useEffect(() => {
-    let live = true;
-    listChats({ filter }).then(
-      (list) => live && (setChats(sortChats(list)), setError(null)),
-      (e) => live && setError(errorText(e)),
-    );
-    return () => void (live = false);
-  }, [filter, online, reloads]);
+  useEffect(
+    () => settle(listChats({ filter }), (list) => (setChats(sortChats(list)), setError(null)), setError),
+    [filter, online, reloads],
+  );
 
   const chat = chats?.find((c) => c.id === selected) ?? null;
   const customerId = chat?.customer.id ?? null;
@@ -98,27 +94,15 @@ export function Inbox({ session }: { session: SignedIn }) {
     setMessages(null);
     setInternal(null);
     if (selected === null) return;
-    let live = true;
-    chatMessages({ chat_id: selected }).then(
-      (list) => live && setMessages(list),
-      (e) => live && setError(errorText(e)),
-    );
-    internalMessages({ chat_id: selected }).then(
-      (list) => live && setInternal(list),
-      (e) => live && setError(errorText(e)),
-    );
-    return () => void (live = false);
+    const chat = settle(chatMessages({ chat_id: selected }), setMessages, setError);
+    const internal = settle(internalMessages({ chat_id: selected }), setInternal, setError);
+    return () => (chat(), internal());
   }, [selected, online, reloads]);
 
   useEffect(() => {
     setProfile(null);
     if (customerId === null) return;
-    let live = true;
-    customerProfile({ customer_id: customerId }).then(
-      (c) => live && setProfile(c),
-      (e) => live && setError(errorText(e)),
-    );
-    return () => void (live = false);
+    return settle(customerProfile({ customer_id: customerId }), setProfile, setError);
   }, [customerId, online, reloads]);
 
   useEffect(() => {
@@ -210,8 +194,8 @@ export function Inbox({ session }: { session: SignedIn }) {
                 </nav>
                 <span class="spacer" />
                 {thread === "chat" && chatAction === "start" && (
-                  <button class="meet-button" data-testid="md-chat-meet" title="Meet audio"
-                    onClick={() => meet({ kind: "user_chat", chat_id: chat.id })}>Meet</button>
+                  <MeetMenu testid="md-chat-meet" item="Meet audio"
+                    onPick={() => meet({ kind: "user_chat", chat_id: chat.id })} />
                 )}
                 {thread === "chat" && chatAction === "join" && chat.ongoing_meet && (
                   <button class="meet-button" data-testid="md-chat-join" title="A meet is going on in this chat"

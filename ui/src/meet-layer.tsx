@@ -16,7 +16,7 @@ import {
   type RingUi,
 } from "./bindings";
 import { callDuration, canInvite, invitableAgents, phaseText, scopeText } from "./meet";
-import { errorText, useNow } from "./util";
+import { errorText, settle, useNow } from "./util";
 import { DevicePicker } from "./settings-view";
 
 /** The meets of this device, as Rust publishes them (`meet_changed`). */
@@ -67,10 +67,9 @@ function InvitePicker({ call, onClose }: { call: CallUi; onClose: () => void }) 
   const [error, setError] = useState<string | null>(null);
   const [invited, setInvited] = useState<string | null>(null);
   useEffect(() => {
-    let live = true;
-    getSession().then((s) => live && s.state === "signed_in" && setSelfId(s.agent.id), () => {});
-    listAgents().then((list) => live && setAgents(list), (e) => live && setError(errorText(e)));
-    return () => void (live = false);
+    const self = settle(getSession(), (s) => s.state === "signed_in" && setSelfId(s.agent.id));
+    const agents = settle(listAgents(), setAgents, setError);
+    return () => (self(), agents());
   }, []);
   const offered = agents === null ? null : invitableAgents(agents, call, selfId);
   return (

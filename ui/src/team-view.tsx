@@ -27,7 +27,7 @@ import {
 } from "./inbox";
 import { teamMeetAction } from "./meet";
 import type { SignedIn } from "./shell";
-import { errorText } from "./util";
+import { errorText, settle } from "./util";
 
 // ---- opening a room from another screen ---------------------------------------------------------
 
@@ -76,36 +76,26 @@ export function Team({ session }: { session: SignedIn }) {
   }), []);
 
   useEffect(() => {
-    let live = true;
-    listRooms().then(
-      (list) => live && (setRooms(list), setError(null)),
-      (e) => live && setError(errorText(e)),
-    );
-    listAgents().then((list) => live && setAgents(list), () => {});
-    return () => void (live = false);
+    const rooms = settle(listRooms(), (list) => (setRooms(list), setError(null)), setError);
+    const agents = settle(listAgents(), setAgents);
+    return () => (rooms(), agents());
   }, [online, reloads]);
 
   // A room asked for that the list does not hold (yet): read it alone.
   const missing = rooms !== null && selected !== null && !rooms.some((r) => r.id === selected) ? selected : null;
   useEffect(() => {
     if (missing === null) return;
-    let live = true;
-    getRoom({ room_id: missing }).then(
-      (room) => live && setRooms((list) => (list === null || list.some((r) => r.id === room.id) ? list : [...list, room])),
-      (e) => live && setError(errorText(e)),
+    return settle(
+      getRoom({ room_id: missing }),
+      (room) => setRooms((list) => (list === null || list.some((r) => r.id === room.id) ? list : [...list, room])),
+      setError,
     );
-    return () => void (live = false);
   }, [missing]);
 
   useEffect(() => {
     setMessages(null);
     if (selected === null) return;
-    let live = true;
-    roomMessages({ room_id: selected }).then(
-      (list) => live && setMessages(list),
-      (e) => live && setError(errorText(e)),
-    );
-    return () => void (live = false);
+    return settle(roomMessages({ room_id: selected }), setMessages, setError);
   }, [selected, online, reloads]);
 
   useEffect(() => {

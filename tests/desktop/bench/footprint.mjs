@@ -78,9 +78,32 @@ async function pss(/** @type {number} */ root) {
     const m = /^Pss:\s+(\d+) kB/m.exec(rollup);
     if (!m) continue;
     kib += Number(m[1]);
-    names.push((await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim());
+    const name = (await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim();
+    names.push(`${name} ${round(Number(m[1]) / 1024)}`);
   }
   return { mib: kib / 1024, processes: names };
+}
+
+/** With MEETDESK_BENCH_SMAPS=1: the tree's PSS by mapping (file, or [heap]/[anon]), largest first, to OUT/NAME-smaps.txt. */
+async function smaps(/** @type {number} */ root, /** @type {string} */ name) {
+  if (!process.env.MEETDESK_BENCH_SMAPS) return;
+  const lines = [];
+  for (const pid of await tree(root)) {
+    const text = await fs.readFile(`/proc/${pid}/smaps`, "utf8").catch(() => "");
+    const comm = (await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim();
+    /** @type {Map<string, number>} */
+    const by = new Map();
+    let cur = "";
+    for (const line of text.split("\n")) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) cur = head[1] || "[anon]";
+      const m = /^Pss:\s+(\d+) kB/.exec(line);
+      if (m) by.set(cur, (by.get(cur) ?? 0) + Number(m[1]));
+    }
+    for (const [k, v] of by) lines.push([v, `${comm}\t${(v / 1024).toFixed(1)}\t${k}`]);
+  }
+  lines.sort((a, b) => Number(b[0]) - Number(a[0]));
+  await fs.writeFile(path.join(OUT, `${name}-smaps.txt`), lines.slice(0, 60).map((l) => l[1]).join("\n") + "\n");
 }
 
 /** CPU ticks (user + system) summed over `root`'s tree. */
@@ -140,7 +163,9 @@ async function main() {
     const launch = performance.now() - t0;
     await wait(SETTLE_MS);
     const pid = await newest(EMPTY_BIN);
-    result.empty_window = { launch_ms: round(launch, 0), idle_pss_mib: round((await pss(pid)).mib), idle_cpu_pct: round(await cpu(pid, CPU_WINDOW_MS), 2) };
+    const p = await pss(pid);
+    await smaps(pid, "empty-window");
+    result.empty_window = { launch_ms: round(launch, 0), idle_pss_mib: round(p.mib), processes: p.processes, idle_cpu_pct: round(await cpu(pid, CPU_WINDOW_MS), 2) };
     await s.close();
   }
 
@@ -151,6 +176,7 @@ async function main() {
   await wait(SETTLE_MS);
   let pid = await newest(DESKTOP_BIN);
   const idle = await pss(pid);
+  await smaps(pid, "app");
   result.app = { idle_pss_mib: round(idle.mib), processes: idle.processes, idle_cpu_pct: round(await cpu(pid, CPU_WINDOW_MS), 2) };
 
   // 3. In a meet: a customer presses Meet, bob accepts; tones both ways.
