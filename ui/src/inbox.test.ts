@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChatView, Event, MeetView, MessageView, RoomView } from "./bindings";
 import {
   addMessage, applyToChats, applyToInternal, applyToInternalMeets, applyToMessages, applyToRoomMessages, applyToRooms, composerKey,
-  composerState, inTab, roomSections, roomTitle, sortChats,
+  composerState, inTab, roomSections, roomTitle, sortChats, unknownRoom,
 } from "./inbox";
 
 function chat(over: Partial<ChatView> = {}): ChatView {
@@ -113,6 +113,14 @@ describe("rooms", () => {
     expect(applyToRooms(going, meetEvent("meet_1", "ended", "room_general"))[0].ongoing_meet).toBe(null);
     expect(applyToRooms(going, meetEvent("meet_0", "missed", "room_general"))[0].ongoing_meet).toBe("meet_1");
     expect(applyToRooms(rooms, meetEvent("meet_2", "ringing", null))).toBe(rooms);
+  });
+  it("an event about a room not in the list names it (a DM made elsewhere): the list is read again", () => {
+    const rooms = [room()];
+    expect(unknownRoom(rooms, event(msg({ chat_id: null, room_id: "dm_bob_dave" })))).toBe("dm_bob_dave");
+    expect(unknownRoom(rooms, meetEvent("meet_3", "ringing", "dm_bob_dave"))).toBe("dm_bob_dave");
+    expect(unknownRoom(rooms, event(msg({ chat_id: null, room_id: "room_general" })))).toBe(null);
+    expect(unknownRoom(rooms, event(msg({ chat_id: "chat_mina", room_id: null })))).toBe(null);
+    expect(unknownRoom(rooms, meetEvent("meet_4", "ringing", null))).toBe(null);
   });
   it("are listed public groups, private groups, then DMs", () => {
     const list = [room(), room({ id: "p", kind: "private" }), room({ id: "d", kind: "dm" })];

@@ -82,6 +82,17 @@ export function applyToRooms(rooms: RoomView[], event: Event): RoomView[] {
 }
 
 /**
+ * The room an event is about, when the list does not hold it: a DM or group this agent was
+ * added to elsewhere (the server sends no event when a room is made; its first message or meet
+ * is the news). The Team screen reads its list again then.
+ */
+export function unknownRoom(rooms: RoomView[], event: Event): string | null {
+  const roomId =
+    event.type === "message" ? event.message.room_id : event.type === "meet_updated" ? event.meet.scope.room_id : null;
+  return roomId !== null && !rooms.some((r) => r.id === roomId) ? roomId : null;
+}
+
+/**
  * Internal meets going on, by user chat (P4), from `meet_updated` events: a chat's view does not
  * carry them (its `ongoing_meet` is the customer meet). Unchanged lists are returned as they were.
  */

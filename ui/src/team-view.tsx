@@ -3,7 +3,7 @@
 //
 // Other screens open a room with `openTeamRoom(roomId)` (e.g. a team call record's info icon):
 // the shell switches to this screen, which opens that room.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import {
   getRoom,
   joinMeet,
@@ -23,7 +23,7 @@ import {
 import { Composer, MeetMenu, MessageList } from "./conversation";
 import { useInMeet } from "./inbox-view";
 import {
-  addMessage, applyToRoomMessages, applyToRooms, composerState, needsReload, roomSections, roomTitle,
+  addMessage, applyToRoomMessages, applyToRooms, composerState, needsReload, roomSections, roomTitle, unknownRoom,
 } from "./inbox";
 import { teamMeetAction } from "./meet";
 import type { SignedIn } from "./shell";
@@ -60,6 +60,9 @@ export function Team({ session }: { session: SignedIn }) {
   const isAdmin = session.agent.role === "admin";
   const online = session.connection === "online";
   const [rooms, setRooms] = useState<RoomView[] | null>(null);
+  // The list as the event handler sees it (it subscribes once per selected room).
+  const roomsNow = useRef<RoomView[] | null>(null);
+  roomsNow.current = rooms;
   const [agents, setAgents] = useState<AgentView[]>([]);
   const [selected, setSelected] = useState<string | null>(() => takeRequestedRoom());
   const [messages, setMessages] = useState<MessageView[] | null>(null);
@@ -105,6 +108,7 @@ export function Team({ session }: { session: SignedIn }) {
         setReloads((n) => n + 1);
         return;
       }
+      if (roomsNow.current !== null && unknownRoom(roomsNow.current, event) !== null) setReloads((n) => n + 1);
       setRooms((list) => (list === null ? list : applyToRooms(list, event)));
       if (selected !== null) setMessages((list) => (list === null ? list : applyToRoomMessages(list, event, selected)));
     });
