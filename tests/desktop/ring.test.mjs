@@ -19,7 +19,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
-  OUT, ROOT, children, cli, need, run, shot, signInApp, signOutAndClose, start, startServerAndDriver, stopChildren,
+  OUT, ROOT, apiCall, children, cli, need, run, shot, signInApp, signOutAndClose, start, startServerAndDriver, stopChildren,
   waitText,
 } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
@@ -309,6 +309,39 @@ test("the customer hangs up before anyone answers: the notification closes and t
   assert.ok(quiet(tones));
   assert.deepEqual(await shownWindows(), [], "the window stayed in the tray");
   await shot("35-ring-cancelled");
+});
+
+test("bob accepts on another device: the notification closes and the ring stops here (P9)", async () => {
+  const m = /** @type {BusMonitor} */ (bus);
+  assert.deepEqual(await shownWindows(), [], "the window is in the tray (as the last test left it)");
+  const from = m.messages.length;
+  const caller = await customer("ring-customer-elsewhere", ["--start-meet"]);
+  const started = await caller.line("started", (l) => l.event === "started");
+  await ringNotice(from);
+  assert.ok(ringing(await speakerTones("ring-sound-elsewhere")), "the ring tone plays");
+
+  // Bob's other device (a session of its own, e.g. his phone) accepts.
+  const signIn = await apiCall(base, "POST", "/api/auth/sign-in", null, { email: "bob@demo.test", password: "demo" });
+  assert.equal(signIn.status, 200, JSON.stringify(signIn.json));
+  const other = signIn.json.token;
+  const accepted = m.messages.length;
+  const accept = await apiCall(base, "POST", `/api/meets/${started.meet_id}/accept`, other, {});
+  assert.equal(accept.status, 200, JSON.stringify(accept.json));
+
+  await m.wait("CloseNotification", (x) => x.member === "CloseNotification", accepted);
+  await until("no notification on screen", async () => (await displayed()) === 0);
+  await until("the tray's normal icon", () => trayShows(path.join(ROOT, "icons/tray-64x64.png")));
+  const tones = await until("the speaker quiet", async () => {
+    const t = await speakerTones("ring-sound-elsewhere-stopped");
+    return quiet(t) ? t : null;
+  }, 15_000);
+  assert.ok(quiet(tones));
+  assert.deepEqual(await shownWindows(), [], "the window stayed in the tray: the meet is on the other device");
+
+  const hangUp = await apiCall(base, "POST", `/api/meets/${started.meet_id}/hangup`, other, {});
+  assert.equal(hangUp.status, 200, JSON.stringify(hangUp.json));
+  caller.child.kill("SIGTERM");
+  await apiCall(base, "POST", "/api/auth/sign-out", other, {});
 });
 
 test("nobody answers: after the ring's 120 s the meet is missed, and the ring stops here", async () => {
