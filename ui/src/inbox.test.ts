@@ -1,46 +1,11 @@
 // The inbox's and the team screen's pure rules (inbox.ts).
 import { describe, expect, it } from "vitest";
-import type { ChatView, Event, MeetView, MessageView, RoomView } from "./bindings";
+import type { Event, MeetView, MessageView } from "./bindings";
 import {
   addMessage, applyToChats, applyToInternal, applyToInternalMeets, applyToMessages, applyToRoomMessages, applyToRooms, composerKey,
   composerState, inTab, roomSections, roomTitle, sortChats, unknownRoom,
 } from "./inbox";
-
-function chat(over: Partial<ChatView> = {}): ChatView {
-  return {
-    id: "chat_mina",
-    customer: { id: "cus_mina", name: "Mina Park", online: true },
-    assignee: { id: "ag_bob", name: "Bob Baker" },
-    state: "open",
-    source: "native",
-    input_open: true,
-    created_at: 1,
-    updated_at: 2,
-    customer_meet_button: { shown: true },
-    ongoing_meet: null,
-    ...over,
-  };
-}
-
-function msg(over: Partial<MessageView> = {}): MessageView {
-  return {
-    id: "msg_1",
-    chat_id: "chat_mina",
-    room_id: null,
-    internal: false,
-    author: { kind: "agent", id: "ag_bob", name: "Bob Baker" },
-    body: "Hello",
-    meet_id: null,
-    link: null,
-    missed_reason: null,
-    created_at: 10,
-    ...over,
-  };
-}
-
-function room(over: Partial<RoomView> = {}): RoomView {
-  return { id: "room_general", kind: "public", name: "General", members: [], ongoing_meet: null, ...over };
-}
+import { chat, message as msg, room } from "./test-fixtures";
 
 const event = (message: MessageView): Event => ({ seq: 1, at: 1, type: "message", message });
 

@@ -1,52 +1,28 @@
 // The Meet button rules and the meet panel's words (meet.ts), pure.
 import { describe, expect, it } from "vitest";
-import type { AgentView, CallUi, ChannelSettings, ChatView, MessageView, RoomView } from "./bindings";
+import type { AgentView, CallUi, ChannelSettings, MessageView } from "./bindings";
 import {
   callDuration, canCallCustomer, canInvite, canOpenAgain, canStartInternalMeet, canStartMeet, chatMeetAction,
   formatDuration, internalMeetAction, invitableAgents, missedIndicator, missedReasonText, teamMeetAction,
 } from "./meet";
+import { chat, message as plainMessage, room } from "./test-fixtures";
+
+/** A missed meet's indicator message. */
+const message = (over: Partial<MessageView> = {}): MessageView =>
+  plainMessage({
+    author: { kind: "system", id: null, name: "meetdesk" },
+    body: "Missed meet",
+    meet_id: "meet_1",
+    missed_reason: "no_answer",
+    created_at: 5,
+    ...over,
+  });
 
 const ON: ChannelSettings = { audio_enabled: true, video_enabled: true };
 const OFF: ChannelSettings = { audio_enabled: false, video_enabled: false };
 
 function agent(over: Partial<AgentView> = {}): AgentView {
   return { id: "ag_bob", email: "bob@demo.test", name: "Bob Baker", role: "agent", seat: true, ...over };
-}
-
-function chat(over: Partial<ChatView> = {}): ChatView {
-  return {
-    id: "chat_mina",
-    customer: { id: "cus_mina", name: "Mina Park", email: "mina@example.com", online: true },
-    assignee: { id: "ag_bob", name: "Bob Baker" },
-    state: "open",
-    source: "native",
-    input_open: true,
-    created_at: 1,
-    updated_at: 2,
-    customer_meet_button: { shown: true },
-    ongoing_meet: null,
-    ...over,
-  };
-}
-
-function room(over: Partial<RoomView> = {}): RoomView {
-  return { id: "room_general", kind: "public", name: "General", members: [], ongoing_meet: null, ...over };
-}
-
-function message(over: Partial<MessageView> = {}): MessageView {
-  return {
-    id: "msg_1",
-    chat_id: "chat_mina",
-    room_id: null,
-    internal: false,
-    author: { kind: "system", id: null, name: "meetdesk" },
-    body: "Missed meet",
-    meet_id: "meet_1",
-    link: null,
-    missed_reason: "no_answer",
-    created_at: 5,
-    ...over,
-  };
 }
 
 function call(over: Partial<CallUi> = {}): CallUi {
