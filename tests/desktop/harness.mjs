@@ -282,3 +282,10 @@ export async function signOutAndClose(/** @type {import("./webdriver.mjs").Sessi
   }
   await app.close().catch(() => {});
 }
+
+/** Leaves a meet a failed test left on the app, so that each test starts with none. */
+export async function idle(/** @type {import("./webdriver.mjs").Session} */ s) {
+  const hangup = await s.find('[data-testid="md-call-hangup"]');
+  if (hangup) await s.click(hangup).catch(() => {});
+  await waitGone(s, '[data-testid="md-call"]');
+}

@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   OUT, cli, need, shot, signInApp, signOutAndClose, startDriver, startServer, stopChildren, stopServer, waitGone,
-  waitText, writeTone, apiCall } from "./harness.mjs";
+  waitText, writeTone, apiCall, idle } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -68,13 +68,6 @@ async function shownRecords(/** @type {Session} */ s) {
       id: e.dataset.recordId, direction: e.dataset.direction, internal: e.dataset.internal, handled: e.dataset.handled,
       text: e.textContent }))`)
   );
-}
-
-/** Leaves a meet a failed test left on the app. */
-async function idle(/** @type {Session} */ s) {
-  const hangup = await s.find('[data-testid="md-call-hangup"]');
-  if (hangup) await s.click(hangup).catch(() => {});
-  await s.waitUntil("no meet on the app", async () => (await s.find('[data-testid="md-call"]')) === null);
 }
 
 before(async () => {

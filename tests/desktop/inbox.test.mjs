@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
-  OUT, cli, need, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText, apiCall } from "./harness.mjs";
+  OUT, cli, need, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText, apiCall, idle } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -59,13 +59,6 @@ async function until(/** @type {string} */ what, /** @type {() => Promise<any>} 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** Leaves a meet a failed test left on the app, so that each test starts with none. */
-async function idle(/** @type {Session} */ s) {
-  const hangup = await s.find('[data-testid="md-call-hangup"]');
-  if (hangup) await s.click(hangup).catch(() => {});
-  await waitGone(s, '[data-testid="md-call"]');
 }
 
 before(async () => {

@@ -13,8 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   OUT, children, cli, need, run, shot, signInApp, signOutAndClose, startServerAndDriver, stopChildren, waitGone, waitText,
-  writeTone,
-} from "./harness.mjs";
+  writeTone, idle } from "./harness.mjs";
 import { Session } from "./webdriver.mjs";
 
 const DESKTOP_BIN = need("MEETDESK_DESKTOP_BIN");
@@ -55,13 +54,6 @@ function feedMicrophone(/** @type {string} */ file) {
 /** `meetdesk-cli customer` as Mina Park, its JSON lines collected (logged to NAME.log). */
 function customer(/** @type {string} */ name, /** @type {string[]} */ args) {
   return cli(name, ["customer", "--server", base, "--link", minaLink, ...args]);
-}
-
-/** Leaves a meet a failed test left on the app, so that each test starts with none. */
-async function idle(/** @type {Session} */ s) {
-  const hangup = await s.find('[data-testid="md-call-hangup"]');
-  if (hangup) await s.click(hangup).catch(() => {});
-  await s.waitUntil("no meet on the app", async () => (await s.find('[data-testid="md-call"]')) === null);
 }
 
 before(async () => {
