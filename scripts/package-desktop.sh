@@ -3,8 +3,8 @@
 # in ui/package-lock.json; a prebuilt binary from npm, so nothing is compiled for it):
 #   Linux: a .deb   (AppImage is not built: its tooling downloads AppRun at bundle time)
 #   macOS: a .dmg   Windows: .msi and NSIS .exe   (the release workflow runs this on each)
-# Output: $CARGO_TARGET_DIR/release/bundle/<kind>/. A release build takes ≈ 15 min cold on
-# 2 cores.
+# Built with the `desktop` profile (Cargo.toml: size-optimised, the audio path at full speed).
+# Output: $CARGO_TARGET_DIR/desktop/bundle/<kind>/. The build takes ≈ 20 min cold on 2 cores.
 #
 #   ./scripts/package-desktop.sh            # the default bundle(s) for this OS
 #   ./scripts/package-desktop.sh deb        # or name them
@@ -24,5 +24,5 @@ if [[ ! -L src-tauri/tauri.conf.json ]]; then cp tauri.conf.json src-tauri/tauri
 cd src-tauri
 # The UI is built above: the CLI would run the config's beforeBuildCommand from the config's
 # real directory (the repository root, through the symlink), where ../ui is not the UI.
-../ui/node_modules/.bin/tauri build --bundles "$bundles" --config '{"build":{"beforeBuildCommand":""}}'
-echo "bundles in $CARGO_TARGET_DIR/release/bundle/"
+../ui/node_modules/.bin/tauri build --bundles "$bundles" --config '{"build":{"beforeBuildCommand":""}}' -- --profile desktop
+echo "bundles in $CARGO_TARGET_DIR/desktop/bundle/"

@@ -19,8 +19,9 @@ use crate::meet::Request;
 
 const TRAY_ID: &str = "meetdesk";
 const MAIN_WINDOW: &str = "main";
-const NORMAL_ICON: &[u8] = include_bytes!("../../icons/tray-64x64.png");
-const RINGING_ICON: &[u8] = include_bytes!("../../icons/tray-ringing-64x64.png");
+/// Decoded at compile time (raw RGBA, 16 KiB each): no PNG decoder in the app.
+const NORMAL_ICON: Image<'static> = tauri::include_image!("../icons/tray-64x64.png");
+const RINGING_ICON: Image<'static> = tauri::include_image!("../icons/tray-ringing-64x64.png");
 /// Quitting waits this long at most for the server to hear that this device left its meet.
 const QUIT_HANG_UP: Duration = Duration::from_secs(5);
 
@@ -30,7 +31,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let quit_item = MenuItemBuilder::with_id("quit", "Quit").build(app)?;
     let menu = MenuBuilder::new(app).items(&[&open, &quit_item]).build()?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(NORMAL_ICON)?)
+        .icon(NORMAL_ICON)
         .tooltip("meetdesk")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -56,9 +57,9 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
 /// The normal or the ringing icon.
 pub fn set_ringing(app: &AppHandle, ringing: bool) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
-    let (bytes, tooltip) =
+    let (icon, tooltip) =
         if ringing { (RINGING_ICON, "meetdesk — ringing") } else { (NORMAL_ICON, "meetdesk") };
-    let result = Image::from_bytes(bytes).and_then(|icon| tray.set_icon(Some(icon)));
+    let result = tray.set_icon(Some(icon));
     if let Err(e) = result.and_then(|()| tray.set_tooltip(Some(tooltip))) {
         tracing::warn!(error = %e, "could not change the tray icon");
     }

@@ -412,8 +412,11 @@ where
     let channels = usize::from(config.channels.max(1));
     let same_rate = config.sample_rate == SAMPLE_RATE;
     let mut resampler = LinearResampler::new(SAMPLE_RATE, config.sample_rate);
+    let device_rate = u64::from(config.sample_rate.max(1));
     // The real-time callback: pop from the ring (silence when empty). No lock, no allocation.
     let callback = move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
+        // The period this read covers, in the ring's 48 kHz samples (the writer's clock).
+        ring.note_read(((data.len() / channels) as u64 * u64::from(SAMPLE_RATE) / device_rate) as usize);
         for frame in data.chunks_exact_mut(channels) {
             let mono = if same_rate {
                 ring.pop().unwrap_or(0.0)

@@ -20,7 +20,8 @@
 //!   arrival offset (arrival time minus media time) is compared with the smallest offset over
 //!   the last [`JitterConfig::window`] packets; the target is the
 //!   [`JitterConfig::quantile`] of those excesses, plus a small margin, at least
-//!   [`JitterConfig::min_delay`] (see [`jitter_target`]). A quantile, not the largest, so that
+//!   [`JitterConfig::min_delay`] (see [`jitter_target`]) — or, while nothing was lost in
+//!   the window, [`JitterConfig::min_delay_lossless`]. A quantile, not the largest, so that
 //!   one stall (a burst of packets held up together) does not raise the delay for the whole
 //!   window. It rises at once and falls back towards the measured need by 1/50 of the
 //!   difference per packet (at least 2 ms per second), so a calm network is back within
@@ -79,10 +80,15 @@ pub enum PushOutcome {
 /// Tuning. [`JitterConfig::default`] suits a meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JitterConfig {
-    /// The target delay never goes below this (20 ms: one packet of look-ahead, so that the
-    /// packet after a lost one is here in time to rebuild it with FEC; 10 ms conceals every
-    /// isolated loss instead).
+    /// The target delay never goes below this once a packet was lost in the last
+    /// [`JitterConfig::window`] packets (20 ms: one packet of look-ahead, so that the packet
+    /// after a lost one is here in time to rebuild it with FEC; 10 ms conceals every isolated
+    /// loss instead) …
     pub min_delay: Duration,
+    /// … and this while nothing was (10 ms: a clean path needs no look-ahead). A missing
+    /// packet is held (the delay grows by a frame) while the delay is below `min_delay`, so
+    /// the first late or lost packet is waited for as before.
+    pub min_delay_lossless: Duration,
     /// Nor above this (400 ms).
     pub max_delay: Duration,
     /// Packets of jitter history the target is computed from (250 = 5 s).
@@ -101,6 +107,7 @@ impl Default for JitterConfig {
     fn default() -> Self {
         Self {
             min_delay: Duration::from_millis(20),
+            min_delay_lossless: Duration::from_millis(10),
             max_delay: Duration::from_millis(400),
             window: 250,
             quantile_permille: 970,
@@ -239,6 +246,8 @@ pub struct JitterBuffer {
     delay_us: i64,
     missing_in_a_row: u32,
     pops_since_skip: u32,
+    /// `stats.received` when a packet was last found lost.
+    lost_at: Option<u64>,
     stats: JitterStats,
 }
 
@@ -251,7 +260,7 @@ impl Default for JitterBuffer {
 impl JitterBuffer {
     /// An empty buffer.
     pub fn new(config: JitterConfig) -> Self {
-        let target_us = config.min_delay.as_micros() as i64;
+        let target_us = config.min_delay_lossless.min(config.min_delay).as_micros() as i64;
         Self {
             config,
             packets: BTreeMap::new(),
@@ -270,6 +279,7 @@ impl JitterBuffer {
             delay_us: 0,
             missing_in_a_row: 0,
             pops_since_skip: 0,
+            lost_at: None,
             stats: JitterStats::default(),
         }
     }
@@ -321,9 +331,22 @@ impl JitterBuffer {
         self.base_us = self.offsets.iter().copied().min().unwrap_or(offset_us);
         self.spread_us =
             jitter_of(self.offsets.iter().copied(), self.config.quantile_permille, &mut self.scratch);
-        let min_us = self.config.min_delay.as_micros() as i64;
+        let min_us = self.min_delay_us();
         let max_us = self.config.max_delay.as_micros() as i64;
         self.target_us = jitter_target(self.target_us, self.spread_us, min_us, max_us);
+    }
+
+    /// The minimum target now: [`JitterConfig::min_delay`] if a packet was lost in the last
+    /// window of packets, else [`JitterConfig::min_delay_lossless`].
+    fn min_delay_us(&self) -> i64 {
+        let window = self.config.window.max(1) as u64;
+        let lossy = self.lost_at.is_some_and(|at| self.stats.received.saturating_sub(at) < window);
+        let min = if lossy {
+            self.config.min_delay
+        } else {
+            self.config.min_delay_lossless.min(self.config.min_delay)
+        };
+        min.as_micros() as i64
     }
 
     /// What to play for the next 20 ms. Call once per 20 ms of playout.
@@ -398,7 +421,11 @@ impl JitterBuffer {
         }
 
         self.stats.concealed += 1;
-        if self.delay_us < self.target_us {
+        // Below the lossy minimum a missing packet is held, not given up, even on a path that
+        // has been clean so far: a late (reordered) packet then still plays, and a lost one
+        // leaves the delay at the look-ahead FEC needs.
+        let hold_below = self.target_us.max(self.config.min_delay.as_micros() as i64);
+        if self.delay_us < hold_below {
             // Hold: conceal without advancing, so the packet has 20 ms more to arrive.
             return Playout::Conceal;
         }
@@ -436,6 +463,8 @@ impl JitterBuffer {
         if let Some(last) = self.last_played_seq {
             if seq > last + 1 {
                 self.stats.lost += (seq - last - 1) as u64;
+                self.lost_at = Some(self.stats.received);
+                self.target_us = self.target_us.max(self.min_delay_us());
             }
         }
         if self.last_played_seq.is_none_or(|last| seq > last) {
@@ -542,7 +571,7 @@ mod tests {
         assert!(!during.contains(&Playout::Conceal), "{during:?}");
         let s = sim.jb.stats();
         assert_eq!((s.lost, s.late, s.duplicate, s.dropped), (0, 0, 0, 0));
-        assert_eq!(s.target_delay, JitterConfig::default().min_delay);
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay_lossless, "nothing lost");
         assert!(s.current_delay <= Duration::from_millis(40), "{s:?}");
         // Starts after buffering, ends empty.
         assert_eq!(sim.log.first(), Some(&Playout::Empty));
@@ -600,7 +629,11 @@ mod tests {
         // Each lost frame is filled: by FEC when its successor arrived, else concealed.
         assert!(s.fec_recovered + s.concealed >= n_lost, "{s:?}");
         assert!(s.fec_recovered >= n_lost * 7 / 10, "isolated losses use FEC: {s:?}");
-        assert_eq!(s.target_delay, JitterConfig::default().min_delay, "loss is not jitter");
+        assert_eq!(
+            s.target_delay,
+            JitterConfig::default().min_delay,
+            "loss is not jitter, but needs look-ahead"
+        );
     }
 
     #[test]
@@ -701,7 +734,7 @@ mod tests {
         let mut sim = Sim::new(0, 0);
         sim.run(3000, 5, |i| Some(10 + delays[i as usize]));
         let s = sim.jb.stats();
-        assert_eq!(s.target_delay, JitterConfig::default().min_delay, "{s:?}");
+        assert_eq!(s.target_delay, JitterConfig::default().min_delay_lossless, "{s:?}");
         assert!(s.current_delay <= Duration::from_millis(60), "skipped back down: {s:?}");
         assert!(s.dropped >= 1, "{s:?}");
         let frames = sim.frames();
@@ -789,6 +822,20 @@ mod tests {
     }
 
     #[test]
+    fn a_loss_raises_the_minimum_for_a_window_of_packets() {
+        let config = JitterConfig::default();
+        let target_after = |n: u32| {
+            let mut sim = Sim::new(0, 0);
+            sim.run(n, 7, |i| (i != 100).then_some(10));
+            sim.jb.stats().target_delay
+        };
+        assert_eq!(target_after(100), config.min_delay_lossless, "clean so far");
+        assert_eq!(target_after(300), config.min_delay, "a packet was lost");
+        // 250 packets after the loss the minimum is back, and the target falls to it.
+        assert_eq!(target_after(700), config.min_delay_lossless);
+    }
+
+    #[test]
     fn nothing_received_is_empty() {
         let mut jb = JitterBuffer::default();
         let t = Instant::now();
@@ -796,7 +843,10 @@ mod tests {
         assert!(jb.is_empty());
         assert_eq!(
             jb.stats(),
-            JitterStats { target_delay: JitterConfig::default().min_delay, ..JitterStats::default() }
+            JitterStats {
+                target_delay: JitterConfig::default().min_delay_lossless,
+                ..JitterStats::default()
+            }
         );
     }
 

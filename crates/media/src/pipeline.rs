@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::codec::{CodecError, Decoder, Encoder, DTX_MAX_BYTES, MAX_PACKET_BYTES};
 use crate::jitter::{JitterBuffer, JitterStats, PushOutcome};
@@ -35,14 +35,30 @@ pub enum PipelineError {
     Processing(#[from] ProcessingError),
 }
 
-/// Overrun and underrun counts of one ring, readable from any thread.
-#[derive(Debug, Default)]
+/// Overrun and underrun counts of one ring, and when its reader last read, readable from any
+/// thread.
+#[derive(Debug)]
 pub struct RingCounters {
     dropped: AtomicU64,
     missing: AtomicU64,
+    /// When the reader last read: nanoseconds since `epoch`, plus one (0: never).
+    read_at_ns: AtomicU64,
+    /// How many samples that read took.
+    read_len: AtomicU64,
+    epoch: Instant,
 }
 
 impl RingCounters {
+    fn new() -> RingCounters {
+        RingCounters {
+            dropped: AtomicU64::new(0),
+            missing: AtomicU64::new(0),
+            read_at_ns: AtomicU64::new(0),
+            read_len: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
     /// Samples dropped because the ring was full (the reader fell behind).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -52,12 +68,29 @@ impl RingCounters {
     pub fn missing(&self) -> u64 {
         self.missing.load(Ordering::Relaxed)
     }
+
+    fn note_read(&self, samples: usize, now: Instant) {
+        let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.read_len.store(samples as u64, Ordering::Relaxed);
+        self.read_at_ns.store(ns.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The reader's last read: when, and how many samples.
+    fn last_read(&self) -> Option<(Instant, u64)> {
+        let at = self.read_at_ns.load(Ordering::Relaxed).checked_sub(1)?;
+        Some((self.epoch + Duration::from_nanos(at), self.read_len.load(Ordering::Relaxed)))
+    }
+}
+
+/// 48 kHz samples as a duration.
+fn samples_to_duration(samples: u64) -> Duration {
+    Duration::from_nanos(samples.saturating_mul(1_000_000_000) / u64::from(SAMPLE_RATE))
 }
 
 /// A lock-free single-producer single-consumer ring of `capacity` samples.
 pub fn audio_ring(capacity: usize) -> (RingWriter, RingReader) {
     let (producer, consumer) = rtrb::RingBuffer::new(capacity);
-    let counters = Arc::new(RingCounters::default());
+    let counters = Arc::new(RingCounters::new());
     (RingWriter { producer, counters: Arc::clone(&counters) }, RingReader { consumer, counters })
 }
 
@@ -107,6 +140,28 @@ impl RingWriter {
     pub fn counters(&self) -> Arc<RingCounters> {
         Arc::clone(&self.counters)
     }
+
+    /// How long from `now` until a sample pushed now is read, judged by the reader's clock:
+    /// a device reads a period's worth at a time, so the read that reaches this sample comes
+    /// whole periods (the size of its last read) after its last read. Before the first read,
+    /// or when the reader is more than a period late (a stalled or stopped device), the
+    /// queued samples as if read continuously.
+    pub fn lead(&self, now: Instant) -> Duration {
+        read_lead(self.queued() as u64, self.counters.last_read(), now)
+    }
+}
+
+/// [`RingWriter::lead`], pure: `queued` samples ahead, the reader's last read (when, how many
+/// samples), the time.
+pub fn read_lead(queued: u64, last_read: Option<(Instant, u64)>, now: Instant) -> Duration {
+    let continuous = samples_to_duration(queued);
+    let Some((read_at, len)) = last_read.filter(|&(_, len)| len > 0) else { return continuous };
+    let period = samples_to_duration(len);
+    if now > read_at + 2 * period {
+        return continuous;
+    }
+    let reads = u32::try_from(queued / len + 1).unwrap_or(u32::MAX);
+    (read_at + period.saturating_mul(reads)).saturating_duration_since(now)
 }
 
 /// The reading end of an [`audio_ring`]. Real-time safe.
@@ -120,6 +175,7 @@ impl RingReader {
     /// Fill `out` from the ring; what the ring lacks is zero-filled and counted as missing.
     /// Returns the number of real samples.
     pub fn pop_into(&mut self, out: &mut [f32]) -> usize {
+        self.counters.note_read(out.len(), Instant::now());
         let (got, rest) = self.consumer.pop_partial_slice(out);
         let n = got.len();
         if !rest.is_empty() {
@@ -132,6 +188,13 @@ impl RingReader {
     /// Fill `out` only if the ring holds all of it; otherwise leave both untouched.
     pub fn pop_exact(&mut self, out: &mut [f32]) -> bool {
         self.consumer.pop_entire_slice(out).is_ok()
+    }
+
+    /// Tell the writer's [`RingWriter::lead`] that the reader just read `samples` (48 kHz)
+    /// with [`RingReader::pop`]: a device callback taking its period sample by sample calls
+    /// it once per callback. ([`RingReader::pop_into`] does it by itself.)
+    pub fn note_read(&self, samples: usize) {
+        self.counters.note_read(samples, Instant::now());
     }
 
     /// One sample, or `None` (counted as missing) when empty.
@@ -387,7 +450,6 @@ mod tests {
     use super::*;
     use crate::processing::PassThrough;
     use crate::tone::{detect, SineGenerator};
-    use std::time::Duration;
 
     #[test]
     fn ring_drops_on_overrun_and_zero_fills_on_underrun() {
@@ -402,6 +464,37 @@ mod tests {
         assert_eq!(r.pop(), None);
         drop(w);
         assert!(r.is_abandoned());
+    }
+
+    #[test]
+    fn the_lead_follows_the_readers_periods() {
+        let t0 = Instant::now();
+        let ms = |n: u64| Duration::from_millis(n);
+        // Never read: the queue as if read continuously.
+        assert_eq!(read_lead(960, None, t0), ms(20));
+        // A device reading 20 ms at a time read 5 ms ago and left 0 queued: a sample pushed
+        // now goes out with its next read, 15 ms from now …
+        let last = Some((t0, 960));
+        assert_eq!(read_lead(0, last, t0 + ms(5)), ms(15));
+        // … one frame queued: the read after that, 35 ms from now.
+        assert_eq!(read_lead(960, last, t0 + ms(5)), ms(35));
+        assert_eq!(read_lead(959, last, t0 + ms(5)), ms(15));
+        // Late reads: due now (not negative) …
+        assert_eq!(read_lead(0, last, t0 + ms(25)), Duration::ZERO);
+        // … and a reader more than a period overdue (stalled) counts as continuous.
+        assert_eq!(read_lead(480, last, t0 + ms(41)), ms(10));
+        // A device reading 10 ms at a time.
+        assert_eq!(read_lead(600, Some((t0, 480)), t0 + ms(2)), ms(18));
+    }
+
+    #[test]
+    fn pop_into_tells_the_writer_when_it_read() {
+        let (w, mut r) = audio_ring(4_800);
+        let mut out = [0.0; 960];
+        assert_eq!(w.lead(Instant::now()), Duration::ZERO, "empty, never read");
+        r.pop_into(&mut out);
+        let lead = w.lead(Instant::now());
+        assert!(lead > Duration::ZERO && lead <= Duration::from_millis(20), "{lead:?}: the next read");
     }
 
     #[test]

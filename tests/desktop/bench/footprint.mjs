@@ -220,24 +220,26 @@ async function main() {
   result.app.launch_to_inbox_ms = { median: round(median(launches), 0), runs: launches.map((x) => round(x, 0)) };
 
   // 5. Chromium --app on the same UI (served over HTTP; without the Tauri backend it stays on
-  //    its first screen), under the same display.
-  {
-    const { server, url } = await serveUi();
+  //    its first screen), under the same display: as it starts by default — compositing on
+  //    its GPU path, which without a GPU is SwiftShader, as WebKit's is Mesa's llvmpipe here —
+  //    and with --disable-gpu (software compositing, no GL at all).
+  const { server, url } = await serveUi();
+  for (const [key, extra] of /** @type {[string, string[]][]} */ ([["chromium_app", []], ["chromium_app_disable_gpu", ["--disable-gpu"]]])) {
     const profile = await fs.mkdtemp(path.join(os.tmpdir(), "meetdesk-bench-chromium-"));
     const chromium = spawn(CHROMIUM, [
-      `--app=${url}`, `--user-data-dir=${profile}`, "--no-sandbox", "--no-first-run", "--disable-gpu",
+      `--app=${url}`, `--user-data-dir=${profile}`, "--no-sandbox", "--no-first-run", ...extra,
       "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1000,680",
     ], { stdio: "ignore" });
     children.push(chromium);
     await wait(SETTLE_MS);
     const cpid = /** @type {number} */ (chromium.pid);
     const c = await pss(cpid);
-    result.chromium_app = { idle_pss_mib: round(c.mib), processes: c.processes.length, idle_cpu_pct: round(await cpu(cpid, CPU_WINDOW_MS), 2) };
+    result[key] = { flags: extra, idle_pss_mib: round(c.mib), processes: c.processes.length, idle_cpu_pct: round(await cpu(cpid, CPU_WINDOW_MS), 2) };
     chromium.kill("SIGTERM");
     await new Promise((r) => chromium.once("exit", r));
-    server.close();
     await fs.rm(profile, { recursive: true, force: true });
   }
+  server.close();
 
   // Sizes.
   const size = async (/** @type {string} */ f) => (await fs.stat(f).catch(() => null))?.size ?? null;
@@ -249,6 +251,8 @@ async function main() {
   result.ratios = {
     app_vs_empty_window: round(result.app.idle_pss_mib / result.empty_window.idle_pss_mib, 2),
     app_vs_chromium_app: round(result.app.idle_pss_mib / result.chromium_app.idle_pss_mib, 2),
+    app_vs_chromium_app_disable_gpu: round(result.app.idle_pss_mib / result.chromium_app_disable_gpu.idle_pss_mib, 2),
+    empty_window_vs_chromium_app: round(result.empty_window.idle_pss_mib / result.chromium_app.idle_pss_mib, 2),
   };
   await fs.writeFile(path.join(OUT, "footprint.json"), JSON.stringify(result, null, 2));
   console.log(JSON.stringify(result, null, 2));

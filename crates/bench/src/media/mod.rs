@@ -65,6 +65,9 @@ pub struct MediaArgs {
     /// Seconds of each mouth-to-ear call (the meetdesk one and the Chromium one).
     #[arg(long, default_value_t = 15.0)]
     m2e_secs: f64,
+    /// Mouth-to-ear calls per path (each call has its own playout phase; clicks are pooled).
+    #[arg(long, default_value_t = 3)]
+    m2e_calls: usize,
     /// Concurrent two-party meets, one level after another (cumulative).
     #[arg(long, value_delimiter = ',', default_value = "100,250,500,750,1000")]
     capacity: Vec<usize>,
@@ -182,7 +185,7 @@ async fn run_parts(
                 println!("{}", r.markdown(&load));
             }
             Part::MouthToEar => {
-                let r = mouth::run(env, args.m2e_secs, &args.chromium).await?;
+                let r = mouth::run(env, args.m2e_secs, args.m2e_calls, &args.chromium).await?;
                 println!("{}", r.markdown(&load));
             }
             Part::Capacity => {

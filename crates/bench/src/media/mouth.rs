@@ -126,46 +126,96 @@ pub struct Leg {
     pub delays: Pct,
     pub found: usize,
     pub looked: usize,
+    /// Each call's p50 (ms): a call keeps one playout phase (where the device's reads fall
+    /// between packet arrivals) for its whole length, so calls differ by up to a frame.
+    pub per_call_p50: Vec<f64>,
     pub note: String,
+}
+
+/// One path's clicks, pooled over the calls.
+#[derive(Default)]
+struct Pool {
+    delays: Vec<f64>,
+    looked: usize,
+    per_call_p50: Vec<f64>,
+}
+
+impl Pool {
+    fn add(&mut self, delays: Vec<f64>, looked: usize) {
+        self.per_call_p50.push(Pct::of(&delays).p50);
+        self.looked += looked;
+        self.delays.extend(delays);
+    }
+
+    fn leg(self, name: &str, note: String) -> Leg {
+        Leg {
+            name: name.into(),
+            delays: Pct::of(&self.delays),
+            found: self.delays.len(),
+            looked: self.looked,
+            per_call_p50: self.per_call_p50,
+            note,
+        }
+    }
 }
 
 pub struct MouthToEar {
     pub secs: f64,
+    pub calls: usize,
     pub legs: Vec<Leg>,
     /// Why the Chromium leg is missing, if it is.
     pub chromium_error: Option<String>,
 }
 
-pub async fn run(env: &Env, secs: f64, chromium_path: &Path) -> anyhow::Result<MouthToEar> {
+/// `calls` meetdesk calls, then `calls` Chromium calls, `secs` each; clicks pooled per path.
+pub async fn run(env: &Env, secs: f64, calls: usize, chromium_path: &Path) -> anyhow::Result<MouthToEar> {
     let clicks = click_wav(&env.dir)?;
-    let mut legs = meetdesk_leg(env, &clicks, secs).await?;
+    let (mut up, mut down) = (Pool::default(), Pool::default());
+    for _ in 0..calls.max(1) {
+        let (u, d) = meetdesk_call(env, &clicks, secs).await?;
+        up.add(u.0, u.1);
+        down.add(d.0, d.1);
+    }
+    let note = "release `meetdesk-cli` ↔ server (SFU) ↔ release `meetdesk-cli`, 127.0.0.1".to_owned();
+    let mut legs = vec![
+        up.leg("meetdesk: customer → server → agent", note.clone()),
+        down.leg("meetdesk: agent → server → customer", note),
+    ];
     let mut chromium_error = None;
     if chromium_path.as_os_str().is_empty() {
         chromium_error = Some("skipped (--chromium \"\")".into());
     } else {
-        match chromium::call(chromium_path, &clicks, &env.dir, secs).await {
-            Ok(rec) => {
-                let skip = SAMPLE_RATE as usize;
-                let (d, looked) = delays_same_clock(&rec.local, &rec.remote, skip);
-                eprintln!("chromium: {} of {looked} clicks found", d.len());
-                legs.push(Leg {
-                    name: "Chromium ↔ Chromium, P2P in one page (no server)".into(),
-                    delays: Pct::of(&d),
-                    found: d.len(),
-                    looked,
-                    note: rec.note,
-                });
-            }
-            Err(e) => {
-                eprintln!("chromium: {e:#}");
-                chromium_error = Some(format!("{e:#}"));
+        let mut pool = Pool::default();
+        let mut note = String::new();
+        for _ in 0..calls.max(1) {
+            match chromium::call(chromium_path, &clicks, &env.dir, secs).await {
+                Ok(rec) => {
+                    let skip = SAMPLE_RATE as usize;
+                    let (d, looked) = delays_same_clock(&rec.local, &rec.remote, skip);
+                    eprintln!("chromium: {} of {looked} clicks found", d.len());
+                    pool.add(d, looked);
+                    note = rec.note;
+                }
+                Err(e) => {
+                    eprintln!("chromium: {e:#}");
+                    chromium_error = Some(format!("{e:#}"));
+                    break;
+                }
             }
         }
+        if chromium_error.is_none() {
+            legs.push(pool.leg("Chromium ↔ Chromium, P2P in one page (no server)", note));
+        }
     }
-    Ok(MouthToEar { secs, legs, chromium_error })
+    Ok(MouthToEar { secs, calls: calls.max(1), legs, chromium_error })
 }
 
-async fn meetdesk_leg(env: &Env, clicks: &Path, secs: f64) -> anyhow::Result<Vec<Leg>> {
+/// One meetdesk call: each direction's click delays (ms) and how many clicks were looked for.
+async fn meetdesk_call(
+    env: &Env,
+    clicks: &Path,
+    secs: f64,
+) -> anyhow::Result<((Vec<f64>, usize), (Vec<f64>, usize))> {
     let agent_rec = env.dir.join("m2e_agent.wav");
     let customer_rec = env.dir.join("m2e_customer.wav");
     let mut agent = cli::agent(env, &["--audio-clock"], clicks, &agent_rec).await?;
@@ -191,41 +241,27 @@ async fn meetdesk_leg(env: &Env, clicks: &Path, secs: f64) -> anyhow::Result<Vec
     let (up, up_looked) = delays(c0, &agent_heard, a0, from_us, to_us);
     let (down, down_looked) = delays(a0, &customer_heard, c0, from_us, to_us);
     eprintln!("meetdesk: {} of {up_looked} and {} of {down_looked} clicks found", up.len(), down.len());
-    let note = "release `meetdesk-cli` ↔ server (SFU) ↔ release `meetdesk-cli`, 127.0.0.1".to_owned();
-    Ok(vec![
-        Leg {
-            name: "meetdesk: customer → server → agent".into(),
-            delays: Pct::of(&up),
-            found: up.len(),
-            looked: up_looked,
-            note: note.clone(),
-        },
-        Leg {
-            name: "meetdesk: agent → server → customer".into(),
-            delays: Pct::of(&down),
-            found: down.len(),
-            looked: down_looked,
-            note,
-        },
-    ])
+    Ok(((up, up_looked), (down, down_looked)))
 }
 
 impl MouthToEar {
     pub fn markdown(&self, load: &str) -> String {
         let mut s = format!(
-            "## Mouth-to-ear ({} s calls, one after the other; load average before: {load})\n\n\
-             | path | clicks found / sent | p50 ms | p95 ms | max ms | min ms | notes |\n\
-             |---|---:|---:|---:|---:|---:|---|\n",
-            self.secs
+            "## Mouth-to-ear ({} calls of {} s per path, one after the other; load average before: {load})\n\n\
+             | path | clicks found / sent | p50 ms | p95 ms | max ms | min ms | each call's p50 ms | notes |\n\
+             |---|---:|---:|---:|---:|---:|---|---|\n",
+            self.calls, self.secs
         );
         for l in &self.legs {
+            let per_call: Vec<String> = l.per_call_p50.iter().map(|p| format!("{p:.1}")).collect();
             s.push_str(&format!(
-                "| {} | {} / {} | {} | {:.1} | {} |\n",
+                "| {} | {} / {} | {} | {:.1} | {} | {} |\n",
                 l.name,
                 l.found,
                 l.looked,
                 l.delays.cells(),
                 l.delays.min,
+                per_call.join(", "),
                 l.note
             ));
         }

@@ -5,8 +5,13 @@
 //!
 //! Latency, per direction on a quiet machine: a captured frame waits up to one tick (5 ms)
 //! to be encoded; the receiver's jitter buffer holds it for its target (20 ms when the
-//! network is calm) plus the phase between packet arrival and the speaker's 20 ms pulls
-//! (0–20 ms); then it waits behind the speaker margin (one frame when this task keeps up).
+//! network is calm) plus the phase between packet arrival and the speaker's reads (0–20 ms
+//! with 20 ms frames); then it waits for the speaker to read it. That last wait is kept
+//! short by mixing just in time: a frame is decoded and mixed only when the speaker ring's
+//! audio would run out within the guard (5–10 ms ahead of the device's read, judged by its
+//! read clock, [`RingWriter::lead`](meetdesk_media::pipeline::RingWriter::lead)), so the
+//! packet spends that time in the jitter buffer, where it still counts against network
+//! jitter, rather than as decoded audio waiting in a ring.
 //!
 //! Runs as its own task so that signalling (HTTP, ICE restarts) never stalls the sound. The
 //! [`Audio`] it works on is handed back by [`MediaTask::stop`], for the next connection. Mute
@@ -29,16 +34,17 @@ use crate::audio::Audio;
 
 /// How often the task looks at the microphone ring and the speaker ring: a quarter frame, so
 /// a captured frame waits 2.5 ms on average to be sent and the speaker ring is topped up
-/// within 5 ms of the speaker taking a frame.
+/// within 5 ms of needing it.
 const TICK: Duration = Duration::from_millis(5);
-/// How much mixed audio the speaker ring holds ahead of the speaker: one frame (20 ms) at
-/// first, which the speaker drains just before this task tops it up again; a task running
-/// late by up to ~15 ms does not starve it …
-const SPEAKER_TARGET: usize = FRAME_SAMPLES;
-/// … one frame more each time the speaker found the ring empty while something played (this
-/// task was late by more than the margin: the machine is busier than that), up to 120 ms …
-const SPEAKER_TARGET_MAX: usize = 6 * FRAME_SAMPLES;
-/// … and one frame less after this long without running dry.
+/// Mix the next frame into the speaker ring when a sample pushed now would be read within
+/// this long: 10 ms at first, so with [`TICK`] the frame goes in 5–10 ms before the device
+/// reads it, and a task running late by up to that does not starve the speaker …
+const SPEAKER_GUARD: Duration = Duration::from_millis(10);
+/// … 10 ms more each time the speaker found the ring empty while something played (this task
+/// was later than the guard: the machine is busier than that), up to 120 ms …
+const SPEAKER_GUARD_STEP: Duration = Duration::from_millis(10);
+const SPEAKER_GUARD_MAX: Duration = Duration::from_millis(120);
+/// … and one step less after this long without running dry.
 const SPEAKER_SHRINK_AFTER: Duration = Duration::from_secs(10);
 
 /// What the media task reports.
@@ -120,8 +126,8 @@ async fn run(
             _ = tick.tick() => {
                 send_captured(&mut audio, &peer, ts_offset, &level).await;
                 let playing = slots.iter().any(Option::is_some);
-                let target = margin.update(audio.speaker.counters().missing(), playing, Instant::now());
-                play(&mut audio, &mut slots, &mut mix, &mut part, target);
+                let guard = margin.update(audio.speaker.counters().missing(), playing, Instant::now());
+                play(&mut audio, &mut slots, &mut mix, &mut part, guard);
             }
             received = peer.recv(), if peer_open => match received {
                 Some(r) => receive(r, &mut slots, &notes),
@@ -138,36 +144,36 @@ async fn run(
             tracing::debug!(slot = i, ?stats, decode_errors = errors, "playout");
         }
     }
-    tracing::debug!(target_samples = margin.target, "speaker margin");
+    tracing::debug!(guard = ?margin.guard, "speaker margin");
     audio
 }
 
-/// The speaker ring's fill target, adapting to how late this task runs (see
-/// [`SPEAKER_TARGET`]). Pure: the ring's underrun count and the time are handed in.
+/// The speaker guard, adapting to how late this task runs (see [`SPEAKER_GUARD`]). Pure: the
+/// ring's underrun count and the time are handed in.
 #[derive(Debug)]
 struct SpeakerMargin {
-    target: usize,
+    guard: Duration,
     missing: u64,
     since: Instant,
 }
 
 impl SpeakerMargin {
     fn new(missing: u64, now: Instant) -> SpeakerMargin {
-        SpeakerMargin { target: SPEAKER_TARGET, missing, since: now }
+        SpeakerMargin { guard: SPEAKER_GUARD, missing, since: now }
     }
 
-    /// The target for this tick, given the ring's underrun count so far.
-    fn update(&mut self, missing: u64, playing: bool, now: Instant) -> usize {
+    /// The guard for this tick, given the ring's underrun count so far.
+    fn update(&mut self, missing: u64, playing: bool, now: Instant) -> Duration {
         let ran_dry = missing > self.missing;
         self.missing = missing;
         if ran_dry && playing {
-            self.target = (self.target + FRAME_SAMPLES).min(SPEAKER_TARGET_MAX);
+            self.guard = (self.guard + SPEAKER_GUARD_STEP).min(SPEAKER_GUARD_MAX);
             self.since = now;
         } else if now.duration_since(self.since) >= SPEAKER_SHRINK_AFTER {
-            self.target = self.target.saturating_sub(FRAME_SAMPLES).max(SPEAKER_TARGET);
+            self.guard = self.guard.saturating_sub(SPEAKER_GUARD_STEP).max(SPEAKER_GUARD);
             self.since = now;
         }
-        self.target
+        self.guard
     }
 }
 
@@ -226,11 +232,12 @@ fn receive(r: Received, slots: &mut [Option<Slot>], notes: &mpsc::UnboundedSende
     slot.playback.push_packet(h.sequence_number, h.timestamp, r.packet.payload.to_vec(), Instant::now());
 }
 
-/// Keeps the speaker ring at its target with the mix of every slot's playout; what the
-/// speaker plays is also the echo canceller's far-end reference.
-fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &mut [f32], target: usize) {
+/// Mixes every slot's next frame into the speaker ring, just in time: while a sample pushed
+/// now would be read within `guard`. What the speaker plays is also the echo canceller's
+/// far-end reference.
+fn play(audio: &mut Audio, slots: &mut [Option<Slot>], mix: &mut [f32], part: &mut [f32], guard: Duration) {
     let now = Instant::now();
-    while audio.speaker.queued() < target && audio.speaker.free() >= FRAME_SAMPLES {
+    while audio.speaker.lead(now) < guard && audio.speaker.free() >= FRAME_SAMPLES {
         mix.fill(0.0);
         for slot in slots.iter_mut().flatten() {
             slot.playback.pump(now);
@@ -254,24 +261,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_speaker_margin_grows_when_the_ring_runs_dry_while_playing_and_shrinks_slowly() {
+    fn the_speaker_guard_grows_when_the_ring_runs_dry_while_playing_and_shrinks_slowly() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut m = SpeakerMargin::new(5_000, t0);
         // Before anything plays, an empty ring is normal.
-        assert_eq!(m.update(9_000, false, at(10)), SPEAKER_TARGET);
-        assert_eq!(m.update(9_000, true, at(20)), SPEAKER_TARGET);
-        assert_eq!(m.update(9_480, true, at(30)), SPEAKER_TARGET + FRAME_SAMPLES);
-        for i in 0..10 {
+        assert_eq!(m.update(9_000, false, at(10)), SPEAKER_GUARD);
+        assert_eq!(m.update(9_000, true, at(20)), SPEAKER_GUARD);
+        assert_eq!(m.update(9_480, true, at(30)), SPEAKER_GUARD + SPEAKER_GUARD_STEP);
+        for i in 0..20 {
             m.update(10_000 + i * 100, true, at(40 + i * 10));
         }
-        assert_eq!(m.update(20_000, true, at(200)), SPEAKER_TARGET_MAX, "capped");
-        assert_eq!(m.update(20_000, true, at(10_150)), SPEAKER_TARGET_MAX);
-        assert_eq!(m.update(20_000, true, at(10_200)), SPEAKER_TARGET_MAX - FRAME_SAMPLES);
-        assert_eq!(m.update(20_000, true, at(20_200)), SPEAKER_TARGET_MAX - 2 * FRAME_SAMPLES);
-        for k in 3..10 {
-            m.update(20_000, true, at(10_200 + k * 10_000));
+        assert_eq!(m.update(20_000, true, at(300)), SPEAKER_GUARD_MAX, "capped");
+        assert_eq!(m.update(20_000, true, at(10_250)), SPEAKER_GUARD_MAX);
+        assert_eq!(m.update(20_000, true, at(10_300)), SPEAKER_GUARD_MAX - SPEAKER_GUARD_STEP);
+        assert_eq!(m.update(20_000, true, at(20_300)), SPEAKER_GUARD_MAX - 2 * SPEAKER_GUARD_STEP);
+        for k in 3..20 {
+            m.update(20_000, true, at(10_300 + k * 10_000));
         }
-        assert_eq!(m.target, SPEAKER_TARGET, "never below the start");
+        assert_eq!(m.guard, SPEAKER_GUARD, "never below the start");
     }
 }
