@@ -8,7 +8,7 @@
 // Every wait is on a condition: an element polled through WebDriver, a process exit, a file.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -130,6 +130,12 @@ test("Settings: the PulseAudio devices, the microphone check, a pick saved to se
   await writeTone(tone, 1000, 4);
   const paplay = spawn("paplay", ["-d", "meetdesk_mic_feed", tone], { stdio: "ignore" });
   children.push(paplay);
+  // The 2 s test listens from the click: click once PulseAudio plays the tone (a busy machine
+  // can take a while to start paplay).
+  await s.waitUntil("the tone playing into the feed sink", async () => {
+    const out = await new Promise((resolve) => execFile("pactl", ["list", "short", "sink-inputs"], (e, stdout) => resolve(e ? "" : stdout)));
+    return String(out).trim() ? true : null;
+  });
   await s.click(await s.waitFor('[data-testid="md-mic-test"]'));
   const heard = await s.waitFor('[data-testid="md-mic-test-result"]', 15_000);
   const level = Number(await s.cmd("GET", `/element/${heard}/attribute/data-level`));
