@@ -384,9 +384,8 @@ async fn round(inner: &Inner, sync: bool, event: Option<i64>) -> Round {
         let step = on_history(Arc::clone(&opened.history), move |h| {
             let finished = h.finish(reply, &mut taken);
             let pending = h.pending_deletes().len();
-            // After a failure the round is over: nothing more is asked for (a request taken
-            // from the engine would stay in flight).
-            let request = if finished.is_ok() { h.next_request() } else { None };
+            // After a failure the round is over: the engine asks for nothing more.
+            let request = h.next_request();
             Ok((finished, taken, pending, request))
         })
         .await;

@@ -198,6 +198,9 @@ pub struct Engine {
     pending: Vec<PendingDelete>,
     in_flight: Option<InFlight>,
     pull_wanted: bool,
+    /// The round was given up ([`Engine::stop`]): nothing is asked for until a new round,
+    /// an event or a delete asks again.
+    stopped: bool,
     outputs: VecDeque<Output>,
     page_limit: u32,
 }
@@ -210,6 +213,7 @@ impl Engine {
             pending,
             in_flight: None,
             pull_wanted: false,
+            stopped: false,
             outputs: VecDeque::new(),
             page_limit: PAGE_LIMIT,
         }
@@ -231,12 +235,14 @@ impl Engine {
     /// Start a round: on start, on reconnect, on demand.
     pub fn sync(&mut self) {
         self.pull_wanted = true;
+        self.stopped = false;
     }
 
     /// A `history_changed {cursor}` event: pull if it is ahead of us.
     pub fn on_event(&mut self, cursor: i64) {
         if cursor > self.cursor {
             self.pull_wanted = true;
+            self.stopped = false;
         }
     }
 
@@ -244,6 +250,7 @@ impl Engine {
     /// row, in one transaction).
     pub fn delete(&mut self, d: PendingDelete) {
         self.pending.push(d);
+        self.stopped = false;
     }
 
     /// Nothing in flight, nothing to push, nothing to pull.
@@ -252,7 +259,7 @@ impl Engine {
     }
 
     pub fn poll_request(&mut self) -> Option<Request> {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || self.stopped {
             return None;
         }
         if !self.pending.is_empty() {
@@ -321,10 +328,12 @@ impl Engine {
         }
     }
 
-    /// Gives up the round (offline): whatever is pending stays for the next one.
+    /// Gives up the round (offline): whatever is pending stays for the next one, and nothing
+    /// is asked for until then — so a caller cannot take a request it will not send.
     pub fn stop(&mut self) {
         self.in_flight = None;
         self.pull_wanted = false;
+        self.stopped = true;
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -418,9 +427,11 @@ mod tests {
         e.sync();
         let Some(Request::PushDeletes(req)) = e.poll_request() else { panic!("push first") };
         assert_eq!(req.deletes[0].key, "k");
-        // The push fails (network): still pending, and a pulled upsert of "a" is dropped.
+        // The push fails (network): still pending, nothing asked for until the next round, and
+        // a pulled upsert of "a" is dropped.
         e.handle_failure();
         e.stop();
+        assert_eq!(e.poll_request(), None, "the round is over");
         e.sync();
         assert!(matches!(e.poll_request(), Some(Request::PushDeletes(_))));
         e.handle_failure();

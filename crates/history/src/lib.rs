@@ -150,7 +150,9 @@ impl<T: Transport> History<T> {
     }
 
     /// The next request to send, if any (one at a time). Deletes may be made while it is in
-    /// flight: the reply then loses to them (delete wins).
+    /// flight: the reply then loses to them (delete wins). After a failed [`History::finish`]
+    /// the round is over: `None` until [`History::begin`], an event ahead of the cache or a
+    /// delete asks again.
     pub fn next_request(&mut self) -> Option<Request> {
         self.engine.poll_request()
     }
