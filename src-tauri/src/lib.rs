@@ -60,7 +60,22 @@ impl Emit for TauriEmit {
     }
 }
 
+/// Linux: the inbox UI's JavaScript runs in JavaScriptCore's interpreter, without its JIT
+/// compilers. The UI is a small Preact app (lists, forms, a level meter) that the interpreter
+/// runs with room to spare; the JIT's code and compiled-code memory are 7.5 MiB of the WebKit
+/// web process (docs/benchmarks.md: footprint), and no JIT is a smaller attack surface for a
+/// page that shows what customers type. WebKitGTK has no setting for it: JavaScriptCore reads
+/// its options from the environment, which the web process inherits from this one. Set at
+/// the very start, before any thread exists; a `JSC_useJIT` already in the environment wins.
+fn webkit_without_jit() {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if std::env::var_os("JSC_useJIT").is_none() {
+        std::env::set_var("JSC_useJIT", "false");
+    }
+}
+
 pub fn run() {
+    webkit_without_jit();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
