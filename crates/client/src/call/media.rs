@@ -4,8 +4,8 @@
 //! files each received RTP packet into its slot's playout.
 //!
 //! Latency, per direction on a quiet machine: a captured frame waits up to one tick (5 ms)
-//! to be encoded; the receiver's jitter buffer holds it for its target (20 ms when the
-//! network is calm) plus the phase between packet arrival and the speaker's reads (0–20 ms
+//! to be encoded; the receiver's jitter buffer holds it for its target (10 ms on a calm,
+//! lossless path; 20 ms after a loss, for FEC) plus the phase between packet arrival and the speaker's reads (0–20 ms
 //! with 20 ms frames); then it waits for the speaker to read it. That last wait is kept
 //! short by mixing just in time: a frame is decoded and mixed only when the speaker ring's
 //! audio would run out within the guard (5–10 ms ahead of the device's read, judged by its
