@@ -183,6 +183,20 @@ async function ringNotice(/** @type {number} */ from) {
   return (/** @type {BusMonitor} */ (bus)).wait("a Notify call for Mina Park's ring", (m) => m.member === "Notify" && m.args.includes("Mina Park is calling"), from);
 }
 
+/** The ring stopped here: its notification closed (a CloseNotification after bus message
+ *  `from`) and gone from the screen, the tray's normal icon back, the speaker quiet (recorded
+ *  as `sound`). */
+async function ringStopped(/** @type {number} */ from, /** @type {string} */ sound, closeTimeoutMs = 30_000) {
+  await (/** @type {BusMonitor} */ (bus)).wait("CloseNotification", (x) => x.member === "CloseNotification", from, closeTimeoutMs);
+  await until("no notification on screen", async () => (await displayed()) === 0);
+  await until("the tray's normal icon", () => trayShows(path.join(ROOT, "icons/tray-64x64.png")));
+  const tones = await until("the speaker quiet", async () => {
+    const t = await speakerTones(sound);
+    return quiet(t) ? t : null;
+  }, 15_000);
+  assert.ok(quiet(tones));
+}
+
 before(async () => {
   await fs.mkdir(OUT, { recursive: true });
   work = await fs.mkdtemp(path.join(os.tmpdir(), "meetdesk-desktop-ring-"));
@@ -299,14 +313,7 @@ test("the customer hangs up before anyone answers: the notification closes and t
   const hangUp = m.messages.length;
   caller.child.kill("SIGTERM"); // the CLI hangs up its ringing meet as it leaves
   await caller.line("hung_up", (l) => l.event === "hung_up");
-  await m.wait("CloseNotification", (x) => x.member === "CloseNotification", hangUp);
-  await until("no notification on screen", async () => (await displayed()) === 0);
-  await until("the tray's normal icon", () => trayShows(path.join(ROOT, "icons/tray-64x64.png")));
-  const tones = await until("the speaker quiet", async () => {
-    const t = await speakerTones("ring-sound-cancelled");
-    return quiet(t) ? t : null;
-  }, 15_000);
-  assert.ok(quiet(tones));
+  await ringStopped(hangUp, "ring-sound-cancelled");
   assert.deepEqual(await shownWindows(), [], "the window stayed in the tray");
   await shot("35-ring-cancelled");
 });
@@ -328,14 +335,7 @@ test("bob accepts on another device: the notification closes and the ring stops 
   const accept = await apiCall(base, "POST", `/api/meets/${started.meet_id}/accept`, other, {});
   assert.equal(accept.status, 200, JSON.stringify(accept.json));
 
-  await m.wait("CloseNotification", (x) => x.member === "CloseNotification", accepted);
-  await until("no notification on screen", async () => (await displayed()) === 0);
-  await until("the tray's normal icon", () => trayShows(path.join(ROOT, "icons/tray-64x64.png")));
-  const tones = await until("the speaker quiet", async () => {
-    const t = await speakerTones("ring-sound-elsewhere-stopped");
-    return quiet(t) ? t : null;
-  }, 15_000);
-  assert.ok(quiet(tones));
+  await ringStopped(accepted, "ring-sound-elsewhere-stopped");
   assert.deepEqual(await shownWindows(), [], "the window stayed in the tray: the meet is on the other device");
 
   const hangUp = await apiCall(base, "POST", `/api/meets/${started.meet_id}/hangup`, other, {});
@@ -369,14 +369,7 @@ test("nobody answers: after the ring's 120 s the meet is missed, and the ring st
     delete process.env.MEETDESK_TEST_TIME_OFFSET_MS;
   }
   const stopped = m.messages.length;
-  await m.wait("CloseNotification", (x) => x.member === "CloseNotification", stopped, 60_000);
-  await until("no notification on screen", async () => (await displayed()) === 0);
-  await until("the tray's normal icon", () => trayShows(path.join(ROOT, "icons/tray-64x64.png")));
-  const tones = await until("the speaker quiet", async () => {
-    const t = await speakerTones("ring-sound-missed");
-    return quiet(t) ? t : null;
-  }, 15_000);
-  assert.ok(quiet(tones));
+  await ringStopped(stopped, "ring-sound-missed", 60_000);
 
   // The server's word: missed, nobody answered (the reason is for admins: Alice).
   const signIn = await fetch(`${base}/api/auth/sign-in`, {
