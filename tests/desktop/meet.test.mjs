@@ -194,3 +194,31 @@ test("bob presses Meet in Mina's chat: her widget answers and the meet connects"
   await waitGone(s, '[data-testid="md-call"]');
   await s.waitFor('[data-testid="md-chat-meet"]'); // offered again
 });
+
+test("the app started 10 s into a ring rings at once, until the ring's own deadline (P2, P9)", async () => {
+  const s0 = /** @type {Session} */ (app);
+  await idle(s0);
+  // Bob's app is closed (his session stays in the keyring) when Mina presses Meet.
+  await s0.close();
+  app = null;
+  const cli = await customer("meet-customer-mid-ring", ["--start-meet", "--play", tone, "--record", path.join(work, "mid-ring.wav")]);
+  const started = await cli.line("started", (l) => l.event === "started");
+  // The scenario itself, not a synchronisation: the app opens 10 s into the ring.
+  await new Promise((r) => setTimeout(r, 10_000));
+  app = await Session.start(driver, DESKTOP_BIN);
+  const s = app;
+  const ring = await s.waitFor(`[data-testid="md-ring"][data-meet-id="${started.meet_id}"]`);
+  const deadline = Number(await s.cmd("GET", `/element/${ring}/attribute/data-deadline`));
+  // The ring's real deadline: 120 s from when Mina pressed Meet (the CLI's clock and the
+  // server's are this machine's), not 120 s from when the app opened.
+  const fromPress = deadline - started.at_ms;
+  assert.ok(fromPress > 118_000 && fromPress <= 120_000, `deadline ${deadline} is ${fromPress} ms after the press`);
+  await shot("14-meet-ring-after-start");
+  await s.click(await s.waitFor('[data-testid="md-ring-accept"]'));
+  await waitText(s, '[data-testid="md-call-status"]', (t) => t === "Connected");
+  await cli.line("first_audio from the agent", (l) => l.event === "first_audio" && l.party?.kind === "agent");
+  await s.click(await s.waitFor('[data-testid="md-call-hangup"]'));
+  await cli.line("ended", (l) => l.event === "ended");
+  assert.equal(await cli.exited, 0);
+  await waitGone(s, '[data-testid="md-call"]');
+});

@@ -43,7 +43,7 @@ function RingCard({ ring }: { ring: RingUi }) {
   };
   return (
     <div class={`ring-card ${ring.scope === "internal" ? "internal" : ""}`} data-testid="md-ring" data-meet-id={ring.meet_id}
-      role="alertdialog" aria-label={`Incoming meet from ${ring.caller_name}`}>
+      data-deadline={ring.deadline} role="alertdialog" aria-label={`Incoming meet from ${ring.caller_name}`}>
       <div class="ring-info">
         <span class="muted small">{scopeText(ring.scope)}</span>
         <strong data-testid="md-ring-caller">{ring.caller_name}</strong>

@@ -328,97 +328,14 @@ async fn bad_input_is_an_error_on_stderr_with_a_non_zero_exit_never_a_panic() {
     t.stop().await;
 }
 
-/// Four more agents in `room_general`, which then has 8 members (P6: at least 8).
-async fn eight_members_in_general(t: &TestServer) -> Vec<String> {
-    use meetdesk_store::{accounts, rooms};
-    let hash = meetdesk_server::auth::hash_password("demo").unwrap();
-    let mut db = t.server().state.store.conn().await.unwrap();
-    let mut ids = Vec::new();
-    for n in ["erin", "frank", "grace", "heidi"] {
-        let agent = accounts::Agent {
-            id: format!("ag_{n}"),
-            channel_id: "ch_demo".into(),
-            email: format!("{n}@demo.test"),
-            name: format!("{n} (test)"),
-            password_hash: hash.clone(),
-            role: "agent".into(),
-            seat: false,
-        };
-        accounts::insert_agent(&mut db, &agent, 0).await.unwrap();
-        ids.push(agent.id);
-    }
-    let general = rooms::room_by_id(&mut db, "room_general").await.unwrap().unwrap();
-    rooms::insert_room(&mut db, &general, &ids, 0).await.unwrap();
-    assert_eq!(rooms::members(&mut db, "room_general").await.unwrap().len(), 8);
-    ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"].map(String::from).to_vec()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_agents_in_a_team_meet_each_hear_the_seven_others() {
     let _one = exclusive().await;
     let t = TestServer::start().await;
-    let names = eight_members_in_general(&t).await;
-    // Quieter tones: seven of them are mixed in each speaker.
-    const AMPLITUDE: f32 = 0.1; // −20 dB
-    let freqs = [410.0, 530.0, 670.0, 790.0, 950.0, 1090.0, 1230.0, 1370.0];
-    let mut clis: Vec<Cli> = Vec::new();
-    // bob (index 1) calls once the seven others listen.
-    let order: Vec<usize> = (0..8).filter(|&i| i != 1).chain([1]).collect();
-    let mut by_index: Vec<Option<usize>> = vec![None; 8];
-    for &i in &order {
-        let [how, what] = if i == 1 { ["--call-room", "room_general"] } else { ["--answer", "auto"] };
-        let wav = t.tone_wav_at(freqs[i], AMPLITUDE);
-        let mut cli = t.agent(&names[i], &wav, &["--hangup-after", "6s", how, what]);
-        cli.event("signed_in").await;
-        by_index[i] = Some(clis.len());
-        clis.push(cli);
-    }
-    for c in &mut clis {
-        c.exit_ok().await;
-    }
-    let mut first_audio = Vec::new();
-    for c in &mut clis {
-        let full =
-            c.event_where("media_slots", |v| v["slots"].as_array().is_some_and(|s| s.len() == 7)).await;
-        assert_eq!(full["slots"].as_array().unwrap().len(), 7, "{}", c.name);
-        first_audio.push((c.name.clone(), ms(&c.event("first_audio").await, "since_accepted_ms")));
-    }
-    eprintln!("accept → first audio (ms): {first_audio:?}");
-    for i in 0..8 {
-        let cli = &clis[by_index[i].unwrap()];
-        let rec = cli.recording();
-        let summary = describe(&rec, &freqs);
-        eprintln!("{}'s recording: {summary}", cli.name);
-        for (j, &f) in freqs.iter().enumerate() {
-            let heard = heard_above(&rec, f, AMPLITUDE_DB - 10.0);
-            if j == i {
-                assert!(loudest(&rec, f) < AMPLITUDE_DB - 15.0, "{} hears themself: {summary}", cli.name);
-            } else {
-                let timeline: String = tone_levels(&rec, f)
-                    .iter()
-                    .map(|&db| match db {
-                        db if db >= AMPLITUDE_DB - 3.0 => '#',
-                        db if db >= AMPLITUDE_DB - 10.0 => '+',
-                        db if db >= AMPLITUDE_DB - 30.0 => '.',
-                        _ => ' ',
-                    })
-                    .collect();
-                eprintln!("{:>6} {f:>6} Hz |{timeline}|", cli.name);
-                // About 6 s together; a busy machine (8 clients and the server in debug
-                // builds on 2 cores) loses some of it.
-                assert!(
-                    heard >= Duration::from_millis(1500),
-                    "{} hears {f} Hz for {heard:?}: {summary}",
-                    cli.name
-                );
-            }
-        }
-    }
+    let bases: [String; 8] = std::array::from_fn(|_| t.base.clone());
+    eight_party_meet(&t, &bases).await;
     t.stop().await;
 }
-
-/// [`eight_agents_in_a_team_meet_each_hear_the_seven_others`]' tone level in dB.
-const AMPLITUDE_DB: f32 = -20.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_comes_back_when_the_server_loses_the_connections() {

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod demo;
 pub mod error;
 mod feed;
@@ -60,6 +61,9 @@ pub struct Config {
     /// The built customer widget served at `/widget/*` (default: the repository's
     /// `widget/dist`, as resolved when the server was compiled).
     pub widget_dir: std::path::PathBuf,
+    /// The base URL other nodes reach this one at (node-to-node media offers). Default:
+    /// `http://<listen>`, with a wildcard listen IP replaced by 127.0.0.1 (one machine).
+    pub node_url: Option<String>,
 }
 
 impl Config {
@@ -79,6 +83,7 @@ impl Config {
             turn_username: None,
             turn_credential: None,
             widget_dir: default_widget_dir(),
+            node_url: None,
         }
     }
 
@@ -122,7 +127,7 @@ pub struct Server {
 
 /// Opens the database (running migrations), seeds the demo if asked, binds and serves.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
-    let store = Store::open(&config.database).await.with_context(|| "opening the database".to_string())?;
+    let store = Store::open(&config.database).await?;
     let clock = Clock::with_offset(config.time_offset_ms);
     if config.demo {
         demo::seed(&store, clock.now_ms()).await.context("seeding the demo channel")?;
@@ -142,12 +147,35 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let node_url = config.node_url.clone().unwrap_or_else(|| {
+        let mut reach = addr;
+        if reach.ip().is_unspecified() {
+            reach.set_ip(IpAddr::from([127, 0, 0, 1]));
+            if store.backend() == meetdesk_store::Backend::Postgres {
+                tracing::warn!("listening on every interface: other nodes will look for this one at http://{reach}; pass --node-url");
+            }
+        }
+        format!("http://{reach}")
+    });
+    let node_key = store
+        .secret("node_signing_key", || {
+            let (token, _) = auth::new_token();
+            token
+        })
+        .await?;
+    let node_id = auth::new_id("node");
+    let cluster = cluster::Cluster::new(node_url, node_key.as_bytes())?;
+    {
+        let mut db = store.conn().await?;
+        meetdesk_store::nodes::beat(&mut db, &node_id, cluster.url(), clock.now_ms()).await?;
+    }
     let state = AppState::new(Inner {
         store: store.clone(),
         hub: std::sync::Arc::new(Hub::new(start_after)),
         clock,
         signer: links::Signer::new(key.as_bytes()),
-        node_id: auth::new_id("node"),
+        node_id,
+        cluster,
         public_url: public_url.trim_end_matches('/').to_owned(),
         demo: config.demo,
         deadlines_changed: Notify::new(),
@@ -167,6 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tokio::spawn(tasks::record_retention(state.clone())),
         tokio::spawn(tasks::listen(state.clone())),
         tokio::spawn(media::reconcile(state.clone())),
+        tokio::spawn(cluster::beat(state.clone())),
     ];
     if let Some(url) = &config.smtp_url {
         let from = config.smtp_from.clone().unwrap_or_else(|| "meetdesk <noreply@localhost>".into());
@@ -202,15 +231,24 @@ impl Server {
             t.abort();
         }
         self.state.media.close_all().await;
+        // Other nodes take this one's meets over at their next offer, without waiting for
+        // its beats to stop.
+        if let Ok(mut db) = self.state.store.conn().await {
+            let _ = meetdesk_store::nodes::remove(&mut db, &self.state.node_id).await;
+        }
         self.state.store.close().await;
     }
 
-    /// Stops everything at once, as a crash would (tests of durability).
+    /// Stops everything at once, as a crash would (tests of durability): no more requests,
+    /// background work or beats, and the media connections gone (their sockets closed).
+    /// Connections already accepted are the caller's to cut (a crash would close them).
     pub fn kill(self) {
         self.serve.abort();
         for t in &self.tasks {
             t.abort();
         }
+        let state = self.state;
+        tokio::spawn(async move { state.media.close_all().await });
     }
 }
 

@@ -12,8 +12,8 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "MEETDESK_LISTEN", default_value = "127.0.0.1:8780")]
     listen: SocketAddr,
-    /// Database URL: `sqlite://PATH?mode=rwc` (default: meetdesk.db in the user's data dir)
-    /// or `postgres://…` to share one database between several nodes.
+    /// Database URL: `sqlite://PATH` (the file is created when missing; default: meetdesk.db
+    /// in the user's data dir) or `postgres://…` to share one database between several nodes.
     #[arg(long, env = "MEETDESK_DATABASE")]
     database: Option<String>,
     /// Seed (idempotently) the demo channel and serve the demo directory at /api/demo.
@@ -53,6 +53,10 @@ struct Args {
     /// The built customer widget to serve at /widget/ (default: the source tree's widget/dist).
     #[arg(long, env = "MEETDESK_WIDGET_DIR", value_name = "DIR")]
     widget_dir: Option<std::path::PathBuf>,
+    /// The URL other nodes on the same PostgreSQL reach this one at, for node-to-node media
+    /// offers (default: http://LISTEN; pass it when listening on 0.0.0.0 or behind NAT).
+    #[arg(long, env = "MEETDESK_NODE_URL", value_name = "URL")]
+    node_url: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "MEETDESK_LOG_JSON")]
     log_json: bool,
@@ -64,9 +68,33 @@ fn default_database() -> anyhow::Result<String> {
     Ok(format!("sqlite://{}?mode=rwc", dir.join("meetdesk.db").display()))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Exit code of a server that could not start (bad configuration, database unreachable, port
+/// taken): one line on stderr says why; `RUST_BACKTRACE=1` adds the chain and backtrace.
+const EXIT_CANNOT_START: u8 = 2;
+
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meetdesk-server: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(EXIT_CANNOT_START);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("meetdesk-server: {e:?}");
+            } else {
+                eprintln!("meetdesk-server: {e:#}");
+            }
+            std::process::ExitCode::from(EXIT_CANNOT_START)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // The WebRTC stack logs every ICE/DTLS step at info: keep its warnings only.
         tracing_subscriber::EnvFilter::new(
@@ -94,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
     config.turn_url = args.turn_url;
     config.turn_username = args.turn_username;
     config.turn_credential = args.turn_credential;
+    config.node_url = args.node_url;
     if let Some(dir) = args.widget_dir {
         config.widget_dir = dir;
     }

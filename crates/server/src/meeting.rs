@@ -70,8 +70,9 @@ async fn meet_audience(db: &mut Db, stored: &StoredMeet) -> meetdesk_store::Resu
     })
 }
 
-fn party_audience(party: &Party, meet_id: &MeetId) -> Audience {
-    let meet_id = Some(meet_id.0.clone());
+/// The audience of one party's events about a meet (rings, media slots).
+pub(crate) fn party_audience(party: &Party, meet_id: &str) -> Audience {
+    let meet_id = Some(meet_id.to_owned());
     match party {
         Party::Agent(a) => Audience { agents: vec![a.0.clone()], meet_id, ..Audience::default() },
         Party::Customer(c) => Audience { customers: vec![c.0.clone()], meet_id, ..Audience::default() },
@@ -410,7 +411,7 @@ async fn perform(
         match effect {
             Effect::Ring { party, deadline, .. } => {
                 let body = EventBody::Ring { meet: view.clone(), deadline: deadline.0 };
-                publish(db, &state.store, channel, &party_audience(&party, &meet.id), &body, now).await?;
+                publish(db, &state.store, channel, &party_audience(&party, &meet.id.0), &body, now).await?;
             }
             Effect::RingStopped { party, reason, accepted_device } => {
                 let body = EventBody::RingStopped {
@@ -423,7 +424,7 @@ async fn perform(
                     },
                     accepted_device: accepted_device.map(|d| d.0),
                 };
-                publish(db, &state.store, channel, &party_audience(&party, &meet.id), &body, now).await?;
+                publish(db, &state.store, channel, &party_audience(&party, &meet.id.0), &body, now).await?;
             }
             Effect::FollowUp { customer, expires_at } => {
                 follow_up(db, state, stored, &customer, expires_at.0).await?;

@@ -20,6 +20,8 @@ pub struct Inner {
     pub signer: Signer,
     /// This process; meets started here have their media pinned to it.
     pub node_id: String,
+    /// Where other nodes reach this one, and the key node-to-node requests are signed with.
+    pub cluster: crate::cluster::Cluster,
     /// Base URL for links (meet links, resume links), e.g. `http://127.0.0.1:8780`.
     pub public_url: String,
     pub demo: bool,

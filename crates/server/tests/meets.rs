@@ -385,3 +385,101 @@ on_both_databases!(an_invited_agent_rings_and_the_record_says_who_invited, |db| 
     assert_eq!(carol_ring["invited_by"]["name"], "Bob Baker");
     t.stop().await;
 });
+
+/// The event right after a new socket's `hello`.
+async fn first_after_hello(events: &mut common::Events) -> p::Event {
+    events.next_where(|_| true).await
+}
+
+// P2, P9: every device of the rung agent rings for the whole 120 s, also one whose socket
+// opens mid-ring (the app started, a laptop opened, a second device signed in).
+on_both_databases!(a_device_that_connects_mid_ring_rings_at_once_until_the_real_deadline, |db| async move {
+    let t = TestServer::start(db).await;
+    let bob_laptop = t.sign_in("bob@demo.test").await;
+    let mut laptop = bob_laptop.events().await;
+    let mina = t.customer("chat_mina").await;
+    let meet = t.start_meet(&mina, json!({"kind": "user_chat", "chat_id": "chat_mina"}), "audio").await;
+    let ring = laptop.ring(&meet.id).await;
+    let EventBody::Ring { deadline, .. } = ring.body else { unreachable!() };
+
+    // 10 s into the ring, bob's phone signs in and opens its socket (no cursor).
+    t.advance(10_000);
+    let bob_phone = t.sign_in("bob@demo.test").await;
+    let mut phone = bob_phone.events().await;
+    let first = first_after_hello(&mut phone).await;
+    let EventBody::Ring { meet: rung, deadline: phone_deadline } = &first.body else {
+        panic!("the phone's first event is not the ring: {first:?}")
+    };
+    assert_eq!((rung.id.as_str(), *phone_deadline), (meet.id.as_str(), deadline), "the ring's real deadline");
+    assert_eq!(first.seq, 0, "outside the log");
+    // A socket that resumes (the laptop reconnecting) is told too.
+    let mut laptop_again = common::Events::connect(&t.base, &bob_laptop.token, Some(laptop.last_seq)).await;
+    laptop_again.ring(&meet.id).await;
+    // Not rung: carol's socket, and the caller's own second device.
+    let carol = t.sign_in("carol@demo.test").await;
+    let mut carol_events = carol.events().await;
+    let mina_tab = t.customer("chat_mina").await;
+    let mut mina_tab_events = mina_tab.events().await;
+
+    // Accepting on the phone stops the laptop's ring; a socket opened after that never rings.
+    let (status, _) = t.act(&bob_phone, &meet.id, "accept").await;
+    assert_eq!(status, 200);
+    laptop_again.ring_stopped(&meet.id).await;
+    carol_events.meet_state(&meet.id, p::MeetState::Active).await;
+    mina_tab_events.meet_state(&meet.id, p::MeetState::Active).await;
+    for events in [&carol_events, &mina_tab_events] {
+        assert!(
+            !events.all().iter().any(|e| matches!(e.body, EventBody::Ring { .. })),
+            "rings only the rung party: {:?}",
+            events.all()
+        );
+    }
+    let mut late = bob_laptop.events().await;
+    let bob_second = t.sign_in("bob@demo.test").await;
+    let mut second = bob_second.events().await;
+    t.act(&mina, &meet.id, "hangup").await;
+    for events in [&mut late, &mut second] {
+        events.meet_state(&meet.id, p::MeetState::Ended).await;
+        assert!(!events.all().iter().any(|e| matches!(e.body, EventBody::Ring { .. })), "{:?}", events.all());
+    }
+    t.stop().await;
+});
+
+// P3, P6: the same for a customer's new page while an agent calls, and for an invited agent.
+on_both_databases!(a_customer_page_and_an_invited_agent_opened_mid_ring_ring_at_once, |db| async move {
+    let t = TestServer::start(db).await;
+    let bob = t.sign_in("bob@demo.test").await;
+    let mina = t.customer("chat_mina").await;
+    let mut mina_events = mina.events().await;
+    let call = t.start_meet(&bob, json!({"kind": "user_chat", "chat_id": "chat_mina"}), "audio").await;
+    let ring = mina_events.ring(&call.id).await;
+    let EventBody::Ring { deadline, .. } = ring.body else { unreachable!() };
+    t.advance(5_000);
+    // The customer opens the shop in a second tab: a new socket of the same session.
+    let mut mina_tab = mina.events().await;
+    let first = first_after_hello(&mut mina_tab).await;
+    assert!(
+        matches!(&first.body, EventBody::Ring { meet, deadline: d } if meet.id == call.id && *d == deadline),
+        "{first:?}"
+    );
+    let (status, _) = t.act(&mina, &call.id, "accept").await;
+    assert_eq!(status, 200);
+    mina_tab.ring_stopped(&call.id).await;
+
+    // Bob invites carol, whose app starts 3 s later.
+    let (status, _) = t
+        .post(Some(&bob.token), &format!("/api/meets/{}/invite", call.id), json!({"agent_id": "ag_carol"}))
+        .await;
+    assert_eq!(status, 200);
+    t.advance(3_000);
+    let carol = t.sign_in("carol@demo.test").await;
+    let mut carol_events = carol.events().await;
+    let first = first_after_hello(&mut carol_events).await;
+    let EventBody::Ring { meet: view, deadline } = &first.body else { panic!("{first:?}") };
+    let carol_ring = view.rings.iter().find(|r| r.party.id == "ag_carol").unwrap();
+    assert_eq!(carol_ring.invited_by.as_ref().map(|a| a.name.as_str()), Some("Bob Baker"));
+    assert!(*deadline > t.now(), "still ringing");
+    t.act(&carol, &call.id, "decline").await;
+    carol_events.ring_stopped(&call.id).await;
+    t.stop().await;
+});

@@ -12,12 +12,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub mod accounts;
 pub mod chats;
 pub mod events;
 pub mod meets;
+pub mod nodes;
 pub mod outbox;
 pub mod presence;
 pub mod records;
@@ -35,8 +36,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL (use sqlite:… or postgres://…): {0}")]
+    #[error("unsupported database URL \"{0}\": use sqlite://PATH or postgres://USER@HOST/DB")]
     UnsupportedUrl(String),
+    /// The database could not be opened or reached at start; the message says what to fix.
+    #[error("{0}")]
+    Open(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -86,33 +90,47 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        let options = AnyConnectOptions::from_str(url)?;
+        let url = &with_sqlite_create(url, backend);
+        let options = AnyConnectOptions::from_str(url).map_err(|e| open_error(url, backend, e))?;
+        // One plain connection first: a refused or unreachable server, a missing file or a
+        // read-only directory fails here at once with one clear message (a pool would retry
+        // until its acquire timeout).
+        let probe = tokio::time::timeout(OPEN_TIMEOUT, AnyConnection::connect_with(&options)).await;
+        match probe {
+            Ok(Ok(conn)) => drop(conn),
+            Ok(Err(e)) => return Err(open_error(url, backend, e)),
+            Err(_) => {
+                return Err(StoreError::Open(format!(
+                    "{} did not answer within {} s",
+                    describe_url(url, backend),
+                    OPEN_TIMEOUT.as_secs()
+                )))
+            }
+        }
         let pool = match backend {
             // SQLite has one writer; one connection avoids "database is locked" on upgrades
             // from read to write transactions, and is plenty for one machine.
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            Ok(())
-                        })
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
                     })
-                    .connect_with(options.clone())
-                    .await?
-            }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options.clone())
-                    .await?
-            }
+                })
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| open_error(url, backend, e))?,
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| open_error(url, backend, e))?,
         };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -195,6 +213,59 @@ impl Store {
             .await?;
         Ok(value)
     }
+}
+
+/// How long `Store::open` waits for the database to answer its first connection.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A SQLite URL without a `mode=` creates its file when missing (`mode=rwc`), as the default
+/// database path does; `mode=ro`, `mode=rw` or `mode=memory` are kept as asked.
+fn with_sqlite_create(url: &str, backend: Backend) -> String {
+    if backend != Backend::Sqlite || url.contains("mode=") || url.contains(":memory:") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+/// What the URL points at, for people, without its password or parameters.
+fn describe_url(url: &str, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            format!("the SQLite database {path}")
+        }
+        Backend::Postgres => {
+            let rest = url.split_once("://").map_or(url, |(_, r)| r);
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let host = host.split(['/', '?']).next().unwrap_or(host);
+            format!("the PostgreSQL server at {host}")
+        }
+    }
+}
+
+fn open_error(url: &str, backend: Backend, e: sqlx::Error) -> StoreError {
+    let what = describe_url(url, backend);
+    let why = match &e {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Configuration(c) => format!("the URL is not valid: {c}"),
+        sqlx::Error::Database(d) => d.message().to_owned(),
+        other => other.to_string(),
+    };
+    let hint = match backend {
+        Backend::Sqlite if why.contains("unable to open database file") => {
+            " (does the directory exist, and may this user write in it?)"
+        }
+        Backend::Sqlite if why.contains("readonly") || why.contains("read-only") => {
+            " (the file or its directory is read-only for this user)"
+        }
+        Backend::Postgres if matches!(e, sqlx::Error::Io(_)) => {
+            " (is PostgreSQL running there and reachable?)"
+        }
+        _ => "",
+    };
+    StoreError::Open(format!("cannot open {what}: {why}{hint}"))
 }
 
 /// Every query function takes a connection, so it runs alike inside a transaction or not.

@@ -109,6 +109,30 @@ pub async fn ongoing_on_node(db: &mut Db, node_id: &str) -> Result<Vec<StoredMee
     rows.iter().map(stored).collect()
 }
 
+/// Moves a meet's media from node `from` (taken for dead) to node `to`. Returns false when
+/// the meet is no longer carried by `from` (another node moved it first).
+pub async fn move_media(db: &mut Db, id: &str, from: &str, to: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE meets SET node_id = $1 WHERE id = $2 AND node_id = $3")
+        .bind(to)
+        .bind(id)
+        .bind(from)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every meet of a channel that is ringing someone: a meet still ringing its callees, or one
+/// going on with an invited agent's ring (read when a device connects, to ring it at once).
+pub async fn ringing_in_channel(db: &mut Db, channel_id: &str) -> Result<Vec<StoredMeet>> {
+    let rows = sqlx::query(
+        "SELECT * FROM meets WHERE channel_id = $1 AND phase <> 'ended' AND next_deadline IS NOT NULL",
+    )
+    .bind(channel_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(stored).collect()
+}
+
 /// The meet of a user chat (`internal` false) or its internal chat that has not ended.
 pub async fn ongoing_in_chat(db: &mut Db, chat_id: &str, internal: bool) -> Result<Option<String>> {
     let kind = if internal { "internal" } else { "user_chat" };

@@ -54,6 +54,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 
 mod child;
+pub mod front;
 pub mod generated;
 pub mod pulse;
 pub mod relay;

@@ -28,11 +28,13 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
 }
 
-/// A real server on 127.0.0.1 with the demo channel, on a temp SQLite file.
+/// A real server on 127.0.0.1 with the demo channel, on a temp SQLite file (or one node of a
+/// cluster on a throwaway PostgreSQL: [`TestServer::cluster`]).
 pub struct TestServer {
     pub server: Option<Server>,
     pub base: String,
     pub dir: tempfile::TempDir,
+    _pg: Option<Arc<meetdesk_testkit::Postgres>>,
 }
 
 impl TestServer {
@@ -49,7 +51,29 @@ impl TestServer {
         configure(&mut config);
         let server = meetdesk_server::start(config).await.unwrap();
         let base = server.url();
-        TestServer { server: Some(server), base, dir }
+        TestServer { server: Some(server), base, dir, _pg: None }
+    }
+
+    /// `n` nodes with the demo channel on one throwaway PostgreSQL (started one after the
+    /// other: the first seeds the demo).
+    pub async fn cluster(n: usize) -> Vec<TestServer> {
+        let pg = tokio::task::spawn_blocking(meetdesk_testkit::Postgres::start).await.unwrap().unwrap();
+        let pg = Arc::new(pg);
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            let mut config = Config::new("127.0.0.1:0".parse().unwrap(), pg.url());
+            config.demo = true;
+            let server = meetdesk_server::start(config).await.unwrap();
+            let base = server.url();
+            let dir = tempfile::tempdir().unwrap();
+            nodes.push(TestServer { server: Some(server), base, dir, _pg: Some(Arc::clone(&pg)) });
+        }
+        nodes
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> String {
+        self.server().state.node_id.clone()
     }
 
     pub fn server(&self) -> &Server {
@@ -78,14 +102,24 @@ impl TestServer {
     /// `meetdesk-cli agent` signed in as `{name}@demo.test`, playing `tone` and recording into
     /// `{name}.wav`; `args` say what else it does (`--answer auto`, `--call-room …`).
     pub fn agent(&self, name: &str, tone: &Path, args: &[&str]) -> Cli {
+        self.agent_at(&self.base, name, tone, args)
+    }
+
+    /// [`TestServer::agent`] talking to the server at `base` (another node, a front door).
+    pub fn agent_at(&self, base: &str, name: &str, tone: &Path, args: &[&str]) -> Cli {
         let email = format!("{name}@demo.test");
-        let sign_in = ["agent", "--server", &self.base, "--email", &email, "--password", "demo"];
+        let sign_in = ["agent", "--server", base, "--email", &email, "--password", "demo"];
         self.spawn_playing(name, &[&sign_in, args].concat(), tone)
     }
 
     /// `meetdesk-cli customer` opening `link`, playing `tone` and recording into `{name}.wav`.
     pub fn customer(&self, name: &str, link: &str, tone: &Path, args: &[&str]) -> Cli {
-        let open = ["customer", "--server", &self.base, "--link", link];
+        self.customer_at(&self.base, name, link, tone, args)
+    }
+
+    /// [`TestServer::customer`] talking to the server at `base`.
+    pub fn customer_at(&self, base: &str, name: &str, link: &str, tone: &Path, args: &[&str]) -> Cli {
+        let open = ["customer", "--server", base, "--link", link];
         self.spawn_playing(name, &[&open, args].concat(), tone)
     }
 
@@ -363,4 +397,98 @@ pub fn describe(rec: &[f32], freqs: &[f32]) -> String {
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Four more agents in `room_general`, which then has 8 members (P6: at least 8).
+pub async fn eight_members_in_general(t: &TestServer) -> Vec<String> {
+    use meetdesk_store::{accounts, rooms};
+    let hash = meetdesk_server::auth::hash_password("demo").unwrap();
+    let mut db = t.server().state.store.conn().await.unwrap();
+    let mut ids = Vec::new();
+    for n in ["erin", "frank", "grace", "heidi"] {
+        let agent = accounts::Agent {
+            id: format!("ag_{n}"),
+            channel_id: "ch_demo".into(),
+            email: format!("{n}@demo.test"),
+            name: format!("{n} (test)"),
+            password_hash: hash.clone(),
+            role: "agent".into(),
+            seat: false,
+        };
+        accounts::insert_agent(&mut db, &agent, 0).await.unwrap();
+        ids.push(agent.id);
+    }
+    let general = rooms::room_by_id(&mut db, "room_general").await.unwrap().unwrap();
+    rooms::insert_room(&mut db, &general, &ids, 0).await.unwrap();
+    assert_eq!(rooms::members(&mut db, "room_general").await.unwrap().len(), 8);
+    ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"].map(String::from).to_vec()
+}
+
+/// The 8-party meet's tone level in dB (seven tones are mixed in each speaker).
+const EIGHT_PARTY_DB: f32 = -20.0;
+
+/// P6: the 8 members of `room_general` in one team meet, agent `i` talking to the server at
+/// `bases[i]` (one node, or nodes of a cluster); bob calls once the seven others listen, each
+/// must hear the seven others and not themself.
+pub async fn eight_party_meet(t: &TestServer, bases: &[String; 8]) {
+    let names = eight_members_in_general(t).await;
+    const AMPLITUDE: f32 = 0.1; // EIGHT_PARTY_DB
+    let freqs = [410.0, 530.0, 670.0, 790.0, 950.0, 1090.0, 1230.0, 1370.0];
+    let mut clis: Vec<Cli> = Vec::new();
+    // bob (index 1) calls once the seven others listen.
+    let order: Vec<usize> = (0..8).filter(|&i| i != 1).chain([1]).collect();
+    let mut by_index: Vec<Option<usize>> = vec![None; 8];
+    for &i in &order {
+        let [how, what] = if i == 1 { ["--call-room", "room_general"] } else { ["--answer", "auto"] };
+        let wav = t.tone_wav_at(freqs[i], AMPLITUDE);
+        let mut cli = t.agent_at(&bases[i], &names[i], &wav, &["--hangup-after", "6s", how, what]);
+        cli.event("signed_in").await;
+        by_index[i] = Some(clis.len());
+        clis.push(cli);
+    }
+    for c in &mut clis {
+        c.exit_ok().await;
+    }
+    let mut first_audio = Vec::new();
+    let mut connected_at = Vec::new();
+    for c in &mut clis {
+        connected_at.push(c.event("connected").await["at_ms"].as_i64().unwrap());
+        let full =
+            c.event_where("media_slots", |v| v["slots"].as_array().is_some_and(|s| s.len() == 7)).await;
+        assert_eq!(full["slots"].as_array().unwrap().len(), 7, "{}", c.name);
+        let first = c.event("first_audio").await;
+        first_audio.push((c.name.clone(), first["since_accepted_ms"].as_i64().unwrap_or(-1)));
+    }
+    let spread = connected_at.iter().max().unwrap() - connected_at.iter().min().unwrap();
+    eprintln!("accept → first audio (ms): {first_audio:?}; connected within {spread} ms of each other");
+    for i in 0..8 {
+        let cli = &clis[by_index[i].unwrap()];
+        let rec = cli.recording();
+        let summary = describe(&rec, &freqs);
+        eprintln!("{}'s recording: {summary}", cli.name);
+        for (j, &f) in freqs.iter().enumerate() {
+            let heard = heard_above(&rec, f, EIGHT_PARTY_DB - 10.0);
+            if j == i {
+                assert!(loudest(&rec, f) < EIGHT_PARTY_DB - 15.0, "{} hears themself: {summary}", cli.name);
+            } else {
+                let timeline: String = tone_levels(&rec, f)
+                    .iter()
+                    .map(|&db| match db {
+                        db if db >= EIGHT_PARTY_DB - 3.0 => '#',
+                        db if db >= EIGHT_PARTY_DB - 10.0 => '+',
+                        db if db >= EIGHT_PARTY_DB - 30.0 => '.',
+                        _ => ' ',
+                    })
+                    .collect();
+                eprintln!("{:>6} {f:>6} Hz |{timeline}|", cli.name);
+                // About 6 s together; a busy machine (8 clients and the server in debug
+                // builds on 2 cores) loses some of it.
+                assert!(
+                    heard >= Duration::from_millis(1500),
+                    "{} hears {f} Hz for {heard:?}: {summary}",
+                    cli.name
+                );
+            }
+        }
+    }
 }

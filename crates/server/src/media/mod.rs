@@ -13,8 +13,9 @@
 //! connections close when they leave the meet or it ends ([`MediaRouter::after_transition`],
 //! called by `meeting` after the change commits) — and, for changes made on another node (a
 //! hang-up sent elsewhere, the deadline sweeper), within [`RECONCILE_EVERY`] by
-//! [`reconcile`]. Routing a meet's media across nodes is out of scope: an offer sent to another
-//! node is refused with `wrong_media_node`.
+//! [`reconcile`]. An offer sent to another node is forwarded here by that node
+//! ([`crate::cluster`]); a forwarded offer for a meet this node no longer carries is refused
+//! with `wrong_media_node`.
 
 pub mod forward;
 
@@ -32,7 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::hub::{publish, Audience};
+use crate::hub::publish;
 use crate::meeting;
 use crate::state::AppState;
 use crate::views;
@@ -166,14 +167,6 @@ impl MediaChange {
     }
 }
 
-fn party_audience(party: &Party, meet_id: &str) -> Audience {
-    let meet_id = Some(meet_id.to_owned());
-    match party {
-        Party::Agent(a) => Audience { agents: vec![a.0.clone()], meet_id, ..Audience::default() },
-        Party::Customer(c) => Audience { customers: vec![c.0.clone()], meet_id, ..Audience::default() },
-    }
-}
-
 impl MediaRouter {
     pub fn new(settings: MediaSettings) -> MediaRouter {
         MediaRouter { settings, meets: StdMutex::new(HashMap::new()), next_source: AtomicU64::new(1) }
@@ -217,6 +210,16 @@ impl MediaRouter {
                 meets.remove(meet_id);
             }
         }
+    }
+
+    /// The node carrying the media of a meet `who` may see (404 otherwise).
+    pub async fn carrying_node(&self, state: &AppState, who: &Principal, meet_id: &str) -> AppResult<String> {
+        let mut db = state.store.read_conn().await?;
+        let stored = meets::get(&mut db, meet_id).await?.ok_or_else(|| AppError::not_found("meet"))?;
+        if !meeting::can_see(&mut db, who, &stored).await? {
+            return Err(AppError::not_found("meet"));
+        }
+        Ok(stored.node_id)
     }
 
     /// `POST /api/meets/{id}/media`: a present participant's device offers; the router creates
@@ -546,7 +549,8 @@ async fn announce(
             device_id: m.device_id.clone(),
             slots: m.slot_views(members),
         };
-        publish(&mut tx, &state.store, channel_id, &party_audience(&m.party, meet_id), &body, now).await?;
+        publish(&mut tx, &state.store, channel_id, &meeting::party_audience(&m.party, meet_id), &body, now)
+            .await?;
     }
     tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
     state.hub.wake();

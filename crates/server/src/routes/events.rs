@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use meetdesk_protocol::{self as p, EventBody};
-use meetdesk_store::{events, presence};
+use meetdesk_store::{events, meets, presence};
 use serde::Deserialize;
 use tracing::Instrument;
 use utoipa::IntoParams;
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use crate::auth::{self, Principal};
 use crate::error::{AppError, AppResult, Query};
 use crate::hub::LoggedEvent;
+use crate::meeting;
 use crate::state::AppState;
 use crate::views;
 
@@ -107,7 +108,9 @@ async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mu
         at: state.clock.now_ms(),
         body: EventBody::Hello { device_id: device.clone(), node_id: state.node_id.clone(), cursor: last },
     };
-    if send(&mut socket, &hello).await && replay(&state, &who, &mut last, after.is_some(), &mut socket).await
+    if send(&mut socket, &hello).await
+        && pending_rings(&state, &who, &mut socket).await
+        && replay(&state, &who, &mut last, after.is_some(), &mut socket).await
     {
         live(&who, &mut sub, &mut last, &mut socket).await;
     }
@@ -115,6 +118,48 @@ async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mu
     if let Ok(mut db) = state.store.conn().await {
         let _ = presence::remove(&mut db, &device, &state.node_id).await;
     }
+}
+
+/// Rings this device joins mid-way (P2, P9: every device of a rung party rings until the
+/// deadline): a `ring` event, outside the log (`seq` 0), per ring going on for the caller's
+/// party, with its real deadline. Read after the cursor, so a ring that stops from now on is
+/// followed by its `ring_stopped`; one that starts from now on comes again through the log
+/// (clients take a ring they hold as the same ring). Returns false when the socket is gone.
+async fn pending_rings(state: &AppState, who: &Principal, socket: &mut WebSocket) -> bool {
+    let party = meeting::party_of(who);
+    let found = async {
+        let mut db = state.store.read_conn().await?;
+        let mut rings = Vec::new();
+        for stored in meets::ringing_in_channel(&mut db, who.channel_id()).await? {
+            let Some(ring) = stored.meet.ringing().find(|r| r.party == party) else { continue };
+            let deadline = ring.deadline.0;
+            let body = EventBody::Ring { meet: views::meet_view(&mut db, &stored).await?, deadline };
+            let audience = meeting::party_audience(&party, stored.meet.id.as_str());
+            rings.push(LoggedEvent {
+                seq: 0,
+                at: state.clock.now_ms(),
+                channel_id: stored.channel_id,
+                audience,
+                body,
+            });
+        }
+        Ok::<_, meetdesk_store::StoreError>(rings)
+    };
+    let rings = match found.await {
+        Ok(rings) => rings,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the rings pending for a new socket");
+            return true;
+        }
+    };
+    for ring in rings {
+        if let Some(event) = visible(&ring, who) {
+            if !send(socket, &event).await {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Sends what the client missed. Returns false when the socket is gone.
