@@ -165,6 +165,8 @@ struct Current {
     reconnecting: bool,
     muted: bool,
     level: f32,
+    /// A word about how the meet started ("already handled"), shown while it lasts.
+    notice: Option<String>,
 }
 
 struct MeetLoop {
@@ -204,6 +206,12 @@ fn valid_id(id: &str) -> Result<(), CommandError> {
 }
 
 /// Why a meet ended, in words for the agent (`missed_reason` reaches admins only).
+/// What a call-back's answer tells the agent: the server found the missed record handled
+/// already (by someone else, moments ago: the cache said otherwise), though the meet started.
+fn call_back_notice(res: &p::CallBackResponse) -> Option<String> {
+    res.already_handled.then(|| "This missed call has already been handled.".to_owned())
+}
+
 fn ended_notice(view: &p::MeetView) -> String {
     match view.missed_reason.as_deref() {
         Some("no_answer") => "No answer.",
@@ -293,7 +301,9 @@ impl MeetLoop {
             scope: view.scope.kind,
             chat_id: view.scope.chat_id.clone(),
             input_level: if ended.is_some() { 0.0 } else { cur.level },
-            notice: ended.or_else(|| cur.sound.as_ref().and_then(|s| s.notice.clone())),
+            notice: ended
+                .or_else(|| cur.notice.clone())
+                .or_else(|| cur.sound.as_ref().and_then(|s| s.notice.clone())),
         }
     }
 
@@ -455,7 +465,12 @@ impl MeetLoop {
                 let (audio, sound) = self.prepare().await?;
                 let path = format!("/api/history/records/{record_id}/call");
                 let res: p::CallBackResponse = self.api.post(&path, &json!({})).await?;
+                let notice = call_back_notice(&res);
                 self.begin(res.meet, audio, sound).await;
+                if let Some(cur) = &mut self.cur {
+                    cur.notice = notice;
+                }
+                self.publish();
                 Ok(())
             }
             Request::Join(meet_id) => {
@@ -510,6 +525,7 @@ impl MeetLoop {
             reconnecting: false,
             muted: false,
             level: 0.0,
+            notice: None,
         });
         self.evaluate().await;
     }
@@ -777,6 +793,7 @@ mod tests {
             reconnecting: false,
             muted: false,
             level: 0.5,
+            notice: None,
         };
         let ui = looped.call_ui(&cur, None);
         assert_eq!(ui.phase, CallPhase::Calling);
@@ -802,6 +819,14 @@ mod tests {
             (ended.phase, ended.input_level, ended.notice.as_deref()),
             (CallPhase::Ended, 0.0, Some("Declined."))
         );
+        // A call-back the server found handled already says so while the meet lasts.
+        let res = p::CallBackResponse { meet: cur.view.clone(), already_handled: true };
+        cur.notice = call_back_notice(&res);
+        assert_eq!(
+            looped.call_ui(&cur, None).notice.as_deref(),
+            Some("This missed call has already been handled.")
+        );
+        assert_eq!(call_back_notice(&p::CallBackResponse { already_handled: false, ..res }), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! P7: may this app use the microphone? Asked before a meet opens its devices, and by the
-//! Settings screen. The OS side is behind [`MicPermission`] (a fake one in tests); what to
-//! tell the agent — the platform's steps, whether "Try again" works without a restart — is
-//! decided here, in [`check`] and [`MicCheck`], as plain logic.
+//! P7: may this app use the microphone? Asked before a meet opens its devices ([`check_os`]:
+//! the OS's answer only — the meet then opens the devices once, and a microphone that does not
+//! open is said there), and by the Settings screen ([`check`]: the OS's answer, then the
+//! device opened and closed). The OS side is behind [`MicPermission`] (a fake one in tests);
+//! what to tell the agent — the platform's steps, whether "Try again" works without a restart —
+//! is decided here, in [`MicCheck`], as plain logic.
 //!
 //! The real [`SystemMic`]:
 //! - macOS: AVFoundation's authorisation for audio capture (after a denial CoreAudio still
@@ -11,20 +13,24 @@
 //!   (`…\CapabilityAccessManager\ConsentStore\microphone`, value `Value` = `Allow`/`Deny`)
 //!   under HKLM (the whole computer), HKCU (this user) and HKCU's `NonPackaged` subkey
 //!   ("Let desktop apps access your microphone").
-//! - Everywhere, once the OS allows: a capture stream on the chosen (else the default)
-//!   microphone is built and started, then closed — Linux has no permission of its own, so
-//!   there this is the whole check.
+//! - Everywhere, once the OS allows, the Settings check builds and starts a capture stream on
+//!   the chosen (else the default) microphone, then closes it — Linux has no permission of its
+//!   own, so there this is the whole check.
 
 use crate::types::{CommandError, MicCheck, MicStatus};
 
 /// The OS's answer about the microphone.
 pub trait MicPermission: Send + Sync {
-    /// Where things stand, without prompting. `device`: the microphone the agent picked.
-    fn status(&self, device: Option<&str>) -> MicStatus;
+    /// The OS's answer, without prompting and without opening anything.
+    fn status(&self) -> MicStatus;
     /// Asks the OS when it has not decided yet (the macOS prompt), then the status.
-    fn request(&self, device: Option<&str>) -> MicStatus {
-        self.status(device)
+    fn request(&self) -> MicStatus {
+        self.status()
     }
+    /// Whether `device` (the microphone the agent picked; none: the default) opens: the
+    /// Settings check. A meet opens its devices itself and skips this, so the capture device is
+    /// opened once per meet.
+    fn device_opens(&self, device: Option<&str>) -> MicStatus;
 }
 
 /// The platform the app runs on, for the steps it shows.
@@ -67,14 +73,26 @@ impl Platform {
     }
 }
 
-/// The check before a meet, or on the Settings screen: the status, asking once when the OS has
-/// not decided yet, and what to tell the agent.
+/// The check before a meet: the OS's answer, asking once when it has not decided yet, and what
+/// to tell the agent. Opens no device (the meet opens it next, and says so if it cannot).
+pub fn check_os(permission: &dyn MicPermission, platform: Platform) -> MicCheck {
+    MicCheck::new(os_status(permission), platform)
+}
+
+/// The check on the Settings screen: [`check_os`], then whether the device opens.
 pub fn check(permission: &dyn MicPermission, platform: Platform, device: Option<&str>) -> MicCheck {
-    let status = match permission.status(device) {
-        MicStatus::NotDetermined => permission.request(device),
-        status => status,
+    let status = match os_status(permission) {
+        MicStatus::Granted => permission.device_opens(device),
+        other => other,
     };
     MicCheck::new(status, platform)
+}
+
+fn os_status(permission: &dyn MicPermission) -> MicStatus {
+    match permission.status() {
+        MicStatus::NotDetermined => permission.request(),
+        status => status,
+    }
 }
 
 impl MicCheck {
@@ -112,7 +130,10 @@ impl MicCheck {
 pub struct FixedMic(pub MicStatus);
 
 impl MicPermission for FixedMic {
-    fn status(&self, _: Option<&str>) -> MicStatus {
+    fn status(&self) -> MicStatus {
+        self.0
+    }
+    fn device_opens(&self, _: Option<&str>) -> MicStatus {
         self.0
     }
 }
@@ -122,18 +143,16 @@ impl MicPermission for FixedMic {
 pub struct SystemMic;
 
 impl MicPermission for SystemMic {
-    fn status(&self, device: Option<&str>) -> MicStatus {
-        match os::status() {
-            MicStatus::Granted => capture_opens(device),
-            other => other,
-        }
+    fn status(&self) -> MicStatus {
+        os::status()
     }
 
-    fn request(&self, device: Option<&str>) -> MicStatus {
-        match os::request() {
-            MicStatus::Granted => capture_opens(device),
-            other => other,
-        }
+    fn request(&self) -> MicStatus {
+        os::request()
+    }
+
+    fn device_opens(&self, device: Option<&str>) -> MicStatus {
+        capture_opens(device)
     }
 }
 
@@ -262,23 +281,49 @@ mod tests {
         status: Mutex<MicStatus>,
         after_request: MicStatus,
         requests: Mutex<u32>,
+        /// What opening the device gives, and how often it was opened.
+        device: MicStatus,
+        opened: Mutex<u32>,
     }
 
     impl FakeMic {
         fn new(status: MicStatus, after_request: MicStatus) -> FakeMic {
-            FakeMic { status: Mutex::new(status), after_request, requests: Mutex::new(0) }
+            FakeMic {
+                status: Mutex::new(status),
+                after_request,
+                requests: Mutex::new(0),
+                device: MicStatus::Granted,
+                opened: Mutex::new(0),
+            }
         }
     }
 
     impl MicPermission for FakeMic {
-        fn status(&self, _: Option<&str>) -> MicStatus {
+        fn status(&self) -> MicStatus {
             *self.status.lock().unwrap()
         }
-        fn request(&self, _: Option<&str>) -> MicStatus {
+        fn request(&self) -> MicStatus {
             *self.requests.lock().unwrap() += 1;
             *self.status.lock().unwrap() = self.after_request;
             self.after_request
         }
+        fn device_opens(&self, _: Option<&str>) -> MicStatus {
+            *self.opened.lock().unwrap() += 1;
+            self.device
+        }
+    }
+
+    #[test]
+    fn before_a_meet_no_device_is_opened_and_settings_opens_it_once() {
+        let mut mic = FakeMic::new(MicStatus::Granted, MicStatus::Granted);
+        mic.device = MicStatus::NoDevice;
+        assert_eq!(check_os(&mic, Platform::Linux).status, MicStatus::Granted);
+        assert_eq!(*mic.opened.lock().unwrap(), 0, "the meet opens the device itself, once");
+        let c = check(&mic, Platform::Linux, Some("USB mic"));
+        assert_eq!((c.status, *mic.opened.lock().unwrap()), (MicStatus::NoDevice, 1));
+        let denied = FakeMic::new(MicStatus::Denied, MicStatus::Denied);
+        assert_eq!(check(&denied, Platform::MacOs, None).status, MicStatus::Denied);
+        assert_eq!(*denied.opened.lock().unwrap(), 0, "refused by the OS: nothing to open");
     }
 
     #[test]

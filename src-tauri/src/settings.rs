@@ -183,7 +183,7 @@ impl MeetMedia {
             } else {
                 devices_for_meet(&choice, &list_devices())
             };
-            let check = permission::check(&*permission, Platform::current(), open.microphone.as_deref());
+            let check = permission::check_os(&*permission, Platform::current());
             (open, notice, check)
         });
         let (open, notice, check) = blocking

@@ -79,6 +79,14 @@ describe("rooms", () => {
     expect(applyToRooms(going, meetEvent("meet_0", "missed", "room_general"))[0].ongoing_meet).toBe("meet_1");
     expect(applyToRooms(rooms, meetEvent("meet_2", "ringing", null))).toBe(rooms);
   });
+  it("a room made elsewhere (a DM the other agent opened) is listed at once, and a changed one replaced (P5)", () => {
+    const rooms = [room()];
+    const dm = room({ id: "dm_ag_bob_ag_carol", kind: "dm", name: "Bob Baker, Carol Choi" });
+    const listed = applyToRooms(rooms, { seq: 9, at: 1, type: "room_updated", room: dm });
+    expect(listed.map((r) => r.id)).toEqual(["room_general", "dm_ag_bob_ag_carol"]);
+    const renamed = applyToRooms(listed, { seq: 10, at: 2, type: "room_updated", room: { ...dm, name: "Renamed" } });
+    expect(renamed.map((r) => r.name)).toEqual(["General", "Renamed"]);
+  });
   it("an event about a room not in the list names it (a DM made elsewhere): the list is read again", () => {
     const rooms = [room()];
     expect(unknownRoom(rooms, event(msg({ chat_id: null, room_id: "dm_bob_dave" })))).toBe("dm_bob_dave");

@@ -69,6 +69,11 @@ export function applyToRoomMessages(messages: MessageView[], event: Event, roomI
  * (P5: [Meet] then offers to join it).
  */
 export function applyToRooms(rooms: RoomView[], event: Event): RoomView[] {
+  if (event.type === "room_updated") {
+    // A room made or changed elsewhere (a DM the other agent opened): listed at once.
+    const room = event.room;
+    return rooms.some((r) => r.id === room.id) ? rooms.map((r) => (r.id === room.id ? room : r)) : [...rooms, room];
+  }
   if (event.type !== "meet_updated") return rooms;
   const meet = event.meet;
   const roomId = meet.scope.room_id;
@@ -82,9 +87,9 @@ export function applyToRooms(rooms: RoomView[], event: Event): RoomView[] {
 }
 
 /**
- * The room an event is about, when the list does not hold it: a DM or group this agent was
- * added to elsewhere (the server sends no event when a room is made; its first message or meet
- * is the news). The Team screen reads its list again then.
+ * The room an event is about, when the list does not hold it: a room this agent was added to
+ * while the app was not listening (a `room_updated` missed). The Team screen reads its list
+ * again then.
  */
 export function unknownRoom(rooms: RoomView[], event: Event): string | null {
   const roomId =

@@ -125,7 +125,7 @@ function CallPanel({ call }: { call: CallUi }) {
       <div class="call-people" data-testid="md-call-participants">
         {call.participants.length === 0 ? <span class="muted">Just you</span> : call.participants.join(", ")}
       </div>
-      {call.notice && call.phase === "ended" && <p class="muted small" data-testid="md-call-notice">{call.notice}</p>}
+      {call.notice && <p class="muted small" data-testid="md-call-notice">{call.notice}</p>}
       {error && <p class="error small" role="alert">{error}</p>}
       {live && (
         <div class="call-controls">

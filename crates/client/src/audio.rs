@@ -135,8 +135,16 @@ pub fn open(setup: &AudioSetup) -> Result<(Audio, Devices), AudioError> {
             (Some(s), None)
         }
     };
+    // The recording is written as it is played, so a meet of any length takes no memory.
+    let recorder = match &setup.record {
+        Some(path) => Some(
+            wav::Recorder::create(path, SAMPLE_RATE)
+                .map_err(|source| AudioError::WriteWav { path: path.clone(), source })?,
+        ),
+        None => None,
+    };
     let fake = if fake_mic.is_some() || fake_spk.is_some() {
-        Some(FakeDevice::start(fake_mic, fake_spk, setup.record.is_some())?)
+        Some(FakeDevice::start(fake_mic, fake_spk, recorder)?)
     } else {
         None
     };
@@ -167,13 +175,12 @@ impl Devices {
         self.tick0
     }
 
-    /// Stops the devices and writes the recording, if one was asked for.
+    /// Stops the devices and completes the recording, if one was asked for.
     pub fn finish(self) -> Result<(), AudioError> {
-        let recording = self.fake.map(FakeDevice::stop).transpose()?;
-        if let (Some(path), Some(samples)) = (&self.record, recording) {
-            wav::write_f32(path, &samples, SAMPLE_RATE)
-                .map_err(|source| AudioError::WriteWav { path: path.clone(), source })?;
-            tracing::info!(path = %path.display(), seconds = samples.len() as f64 / f64::from(SAMPLE_RATE), "recording written");
+        let recorded = self.fake.map(FakeDevice::stop).transpose()?.flatten();
+        if let (Some(path), Some(recorded)) = (&self.record, recorded) {
+            let samples = recorded.map_err(|source| AudioError::WriteWav { path: path.clone(), source })?;
+            tracing::info!(path = %path.display(), seconds = samples as f64 / f64::from(SAMPLE_RATE), "recording written");
         }
         Ok(())
     }
@@ -182,7 +189,8 @@ impl Devices {
 /// The WAV stand-in for a microphone and/or a speaker: one thread, one 20 ms tick.
 struct FakeDevice {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<f32>>,
+    /// Ends with the recording's outcome (samples written), when recording.
+    thread: JoinHandle<Option<Result<u64, wav::WavError>>>,
     tick0: std::time::SystemTime,
 }
 
@@ -190,7 +198,7 @@ impl FakeDevice {
     fn start(
         mic: Option<(RingWriter, Vec<f32>)>,
         speaker: Option<RingReader>,
-        record: bool,
+        record: Option<wav::Recorder>,
     ) -> Result<FakeDevice, AudioError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -203,8 +211,8 @@ impl FakeDevice {
         Ok(FakeDevice { stop, thread, tick0 })
     }
 
-    /// Stops the thread; returns what the speaker played (empty unless recording).
-    fn stop(self) -> Result<Vec<f32>, AudioError> {
+    /// Stops the thread; returns the recording's outcome, when recording.
+    fn stop(self) -> Result<Option<Result<u64, wav::WavError>>, AudioError> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().map_err(|_| AudioError::ThreadPanicked)
     }
@@ -216,12 +224,13 @@ fn run_fake(
     start: Instant,
     mut mic: Option<(RingWriter, Vec<f32>)>,
     mut speaker: Option<RingReader>,
-    record: bool,
-) -> Vec<f32> {
+    mut record: Option<wav::Recorder>,
+) -> Option<Result<u64, wav::WavError>> {
     let mut ticks: u32 = 0;
     let mut pos = 0usize;
     let mut frame = vec![0.0f32; FRAME_SAMPLES];
-    let mut recording = Vec::new();
+    // The first write error ends the recording (the meet goes on); it is reported at the end.
+    let mut failed = None;
     while !stop.load(Ordering::Relaxed) {
         let due = start + TICK * ticks;
         let now = Instant::now();
@@ -240,11 +249,56 @@ fn run_fake(
         }
         if let Some(ring) = &mut speaker {
             ring.pop_into(&mut frame);
-            if record {
-                recording.extend_from_slice(&frame);
+            if let Some(rec) = &mut record {
+                if let Err(e) = rec.write(&frame) {
+                    tracing::warn!(error = %e, "the recording could not be written: stopped");
+                    failed = Some(e);
+                    record = None;
+                }
             }
         }
         ticks = ticks.wrapping_add(1);
     }
-    recording
+    match (failed, record) {
+        (Some(e), _) => Some(Err(e)),
+        (None, Some(rec)) => Some(rec.finish()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// `--record`: the file is written as the speaker plays (it exists from the start, so a
+    /// long meet takes no memory), and holds what was played once finished.
+    #[test]
+    fn a_recording_is_written_as_it_plays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mic, rec) = (dir.path().join("mic.wav"), dir.path().join("rec.wav"));
+        let tone = meetdesk_media::tone::sine(440.0, SAMPLE_RATE, Duration::from_millis(200), 0.5);
+        wav::write_i16(&mic, &tone, SAMPLE_RATE).unwrap();
+        let setup = AudioSetup { play: Some(mic), record: Some(rec.clone()), ..AudioSetup::default() };
+        let (mut audio, devices) = open(&setup).unwrap();
+        assert!(rec.exists(), "created when the devices open, not at the end");
+        let played = meetdesk_media::tone::sine(660.0, SAMPLE_RATE, Duration::from_millis(100), 0.5);
+        assert_eq!(audio.speaker.push_slice(&played), played.len());
+        // The WAV speaker drains the ring one 20 ms tick at a time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while audio.speaker.queued() > 0 {
+            assert!(Instant::now() < deadline, "the WAV speaker never read the ring");
+            std::thread::yield_now();
+        }
+        devices.finish().unwrap();
+        let back = wav::read_mono_48k(&rec).unwrap();
+        // (The sine's first sample is 0: match from its second.)
+        let at = back.iter().position(|s| s.abs() > 0.0).unwrap();
+        assert_eq!(
+            &back[at..at + played.len() - 1],
+            &played[1..],
+            "what the speaker played, sample for sample"
+        );
+    }
 }

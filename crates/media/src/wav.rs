@@ -109,6 +109,37 @@ pub fn write_i16_to(writer: impl Write + Seek, samples: &[f32], rate: u32) -> Re
     write_samples_i16(w, samples)
 }
 
+/// A mono 32-bit float WAV written as the samples come (a recording of any length in
+/// constant memory): the file exists from [`Recorder::create`], and [`Recorder::finish`]
+/// writes its final length into the header.
+pub struct Recorder {
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+    samples: u64,
+}
+
+impl Recorder {
+    /// Creates (or truncates) the file and writes its header.
+    pub fn create(path: impl AsRef<Path>, rate: u32) -> Result<Recorder, WavError> {
+        let writer = hound::WavWriter::create(path, spec(rate, 32, hound::SampleFormat::Float))?;
+        Ok(Recorder { writer, samples: 0 })
+    }
+
+    /// Appends samples (buffered).
+    pub fn write(&mut self, samples: &[f32]) -> Result<(), WavError> {
+        for &s in samples {
+            self.writer.write_sample(s)?;
+        }
+        self.samples += samples.len() as u64;
+        Ok(())
+    }
+
+    /// Completes the file; returns how many samples it holds.
+    pub fn finish(self) -> Result<u64, WavError> {
+        self.writer.finalize()?;
+        Ok(self.samples)
+    }
+}
+
 fn spec(rate: u32, bits: u16, sample_format: hound::SampleFormat) -> hound::WavSpec {
     hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format }
 }

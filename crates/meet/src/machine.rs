@@ -475,7 +475,13 @@ impl Meet {
                 let over =
                     if self.scope.is_group() { remaining == 0 } else { remaining <= 1 || customer_left };
                 if over {
-                    self.end(Outcome::Completed, now);
+                    // A room meet the caller opened alone and left before anyone came in was
+                    // never answered: missed (cancelled), not completed.
+                    let outcome = match self.answered_at {
+                        Some(_) => Outcome::Completed,
+                        None => Outcome::Missed(MissedReason::CancelledByCaller),
+                    };
+                    self.end(outcome, now);
                 }
             }
             _ => {}

@@ -422,7 +422,12 @@ impl Model {
                     let over =
                         if self.group { left == 0 } else { left <= 1 || matches!(party, Party::Customer(_)) };
                     if over {
-                        self.finish(Outcome::Completed, now);
+                        let outcome = if self.answered_at.is_some() {
+                            Outcome::Completed
+                        } else {
+                            Outcome::Missed(MissedReason::CancelledByCaller)
+                        };
+                        self.finish(outcome, now);
                     }
                 } else if left == 0 {
                     self.finish(Outcome::Missed(MissedReason::CancelledByCaller), now);
@@ -600,8 +605,12 @@ fn assert_invariants(meet: &Meet, ledger: &Ledger, settled: bool) {
         assert!(by_ring || by_link, "{first:?} came into an unanswered two-party meet unrung");
     }
     // Failing to connect, or completing, needs a meet that was going on.
-    if matches!(meet.outcome, Some(Outcome::Completed | Outcome::Missed(MissedReason::FailedToConnect))) {
+    if matches!(meet.outcome, Some(Outcome::Missed(MissedReason::FailedToConnect))) {
         assert!(meet.answered_at.is_some() || started_open, "{:?} of a meet never active", meet.outcome);
+    }
+    // Completed means somebody answered: a room meet left alone is missed (cancelled).
+    if meet.outcome == Some(Outcome::Completed) {
+        assert!(meet.answered_at.is_some(), "completed, never answered");
     }
     // ended_at >= answered_at >= created_at.
     if let Some(a) = meet.answered_at {

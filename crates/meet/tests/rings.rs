@@ -1159,6 +1159,19 @@ fn someone_joining_a_room_meet_started_alone_keeps_it_going_until_the_last_leave
     assert_eq!(meet.outcome, Some(Outcome::Completed));
 }
 
+// P5, P8: nobody came; the caller's leaving cancels it (a missed meet in the records).
+#[test]
+fn a_room_meet_left_alone_is_missed_cancelled_not_completed() {
+    let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![]));
+    assert_eq!(meet.phase, Phase::Active);
+    meet.handle(at(1_000), Input::Invite { by: aid("lead"), agent: aid("a") }).unwrap();
+    meet.handle(at(5_000), Input::Leave { party: agent("lead") }).unwrap();
+    assert_eq!(meet.phase, Phase::Ended);
+    assert_eq!(meet.outcome, Some(Outcome::Missed(MissedReason::CancelledByCaller)));
+    assert_eq!(meet.answered_at, None);
+    assert!(meet.ringing().next().is_none(), "the invite's ring stopped with it");
+}
+
 #[test]
 fn someone_joining_a_room_meet_started_alone_answers_it() {
     let mut meet = start(team_group(), agent("lead"), Callees::Ring(vec![]));

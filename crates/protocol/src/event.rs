@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::{ChannelSettings, ChatView, MediaSlot, MeetView, MessageView};
+use crate::{ChannelSettings, ChatView, MediaSlot, MeetView, MessageView, RoomView};
 
 /// One event. `seq` increases along the stream; reconnect with `?after=<last seq>` to resume
 /// without losing anything.
@@ -59,6 +59,11 @@ pub enum EventBody {
     },
     SettingsUpdated {
         settings: ChannelSettings,
+    },
+    /// A team room this agent sees was made or changed (a DM opened on first use). Sent to
+    /// its members (every channel agent for a public group).
+    RoomUpdated {
+        room: RoomView,
     },
     /// Who this device hears in which receive slot of its media connection to the meet (sent
     /// to the participant's devices — only `device_id` holds that connection — whenever its

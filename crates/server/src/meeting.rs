@@ -54,18 +54,22 @@ async fn meet_audience(db: &mut Db, stored: &StoredMeet) -> meetdesk_store::Resu
         }
         Scope::Internal(_) => Audience { channel_agents: true, meet_id, ..Audience::default() },
         Scope::TeamGroup(room) | Scope::TeamDm(room) => {
-            // The room's members, and the agents rung for or in the meet though not members
+            // Whoever sees the room's messages (every channel agent for a public group, the
+            // members otherwise), and the agents rung for or in the meet though not members
             // (invited, P6): they may see it (`can_see`) and must follow it to its end.
-            let mut agents = rooms::members(db, &room.0).await?;
+            let mut audience = match rooms::room_by_id(db, &room.0).await? {
+                Some(room) => feed::room_audience(db, &room).await?,
+                None => Audience::default(),
+            };
             let rung = stored.meet.rings.iter().map(|r| &r.party);
             for party in rung.chain(stored.meet.participants.iter().map(|p| &p.party)) {
                 if let Party::Agent(a) = party {
-                    if !agents.contains(&a.0) {
-                        agents.push(a.0.clone());
+                    if !audience.channel_agents && !audience.agents.contains(&a.0) {
+                        audience.agents.push(a.0.clone());
                     }
                 }
             }
-            Audience { agents, meet_id, ..Audience::default() }
+            Audience { meet_id, ..audience }
         }
     })
 }

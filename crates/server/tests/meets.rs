@@ -483,3 +483,70 @@ on_both_databases!(a_customer_page_and_an_invited_agent_opened_mid_ring_ring_at_
     carol_events.ring_stopped(&call.id).await;
     t.stop().await;
 });
+
+// P5: a public group's meet is followed by every agent of the channel (who may see and join
+// it), not only its members; a private group's by its members only.
+on_both_databases!(
+    a_public_rooms_meet_reaches_every_agent_and_a_private_rooms_only_its_members,
+    |db| async move {
+        let t = TestServer::start(db).await;
+        // room_leads (public): alice, bob. room_billing (private): bob, dave.
+        let bob = t.sign_in("bob@demo.test").await;
+        let carol = t.sign_in("carol@demo.test").await;
+        let mut carol_events = carol.events().await;
+        let public = t.start_meet(&bob, json!({"kind": "room", "room_id": "room_leads"}), "audio").await;
+        carol_events.meet_state(&public.id, p::MeetState::Ringing).await;
+        let (status, _) = t.act(&carol, &public.id, "join").await;
+        assert_eq!(status, 200, "carol, not a member, may join a public group's meet");
+        t.act(&bob, &public.id, "hangup").await;
+        t.act(&carol, &public.id, "hangup").await;
+        carol_events.meet_state(&public.id, p::MeetState::Ended).await;
+
+        let private = t.start_meet(&bob, json!({"kind": "room", "room_id": "room_billing"}), "audio").await;
+        t.act(&bob, &private.id, "hangup").await;
+        // A marker after it: carol's socket has seen everything up to here.
+        let marker = t.start_meet(&bob, json!({"kind": "room", "room_id": "room_general"}), "audio").await;
+        carol_events.ring(&marker.id).await;
+        assert!(
+            !carol_events
+                .all()
+                .iter()
+                .any(|e| matches!(&e.body, EventBody::MeetUpdated { meet } if meet.id == private.id)),
+            "a private group's meet stays with its members"
+        );
+        t.stop().await;
+    }
+);
+
+// P5: opening a DM tells both agents' apps (their Team screens list it at once); others hear
+// nothing of it, and opening it again says nothing new.
+on_both_databases!(opening_a_dm_tells_both_agents_and_nobody_else, |db| async move {
+    let t = TestServer::start(db).await;
+    // bob and dave have no DM yet (the demo has bob's with alice and carol).
+    let bob = t.sign_in("bob@demo.test").await;
+    let dave = t.sign_in("dave@demo.test").await;
+    let carol = t.sign_in("carol@demo.test").await;
+    let (mut bob_events, mut dave_events, mut carol_events) =
+        (bob.events().await, dave.events().await, carol.events().await);
+    let dm: p::RoomView = t.post_ok(Some(&bob.token), "/api/rooms/dm", json!({"agent_id": "ag_dave"})).await;
+    for events in [&mut bob_events, &mut dave_events] {
+        let e = events.next_where(|e| matches!(e.body, EventBody::RoomUpdated { .. })).await;
+        let EventBody::RoomUpdated { room } = e.body else { unreachable!() };
+        assert_eq!((room.id.as_str(), room.members.len()), (dm.id.as_str(), 2));
+    }
+    let again: p::RoomView =
+        t.post_ok(Some(&dave.token), "/api/rooms/dm", json!({"agent_id": "ag_bob"})).await;
+    assert_eq!(again.id, dm.id);
+    let marker: p::MessageView =
+        t.post_ok(Some(&bob.token), "/api/rooms/room_general/messages", json!({"body": "marker"})).await;
+    for events in [&mut dave_events, &mut carol_events] {
+        events.message(|m| m.id == marker.id).await;
+    }
+    assert_eq!(
+        dave_events.all().iter().filter(|e| matches!(e.body, EventBody::RoomUpdated { .. })).count(),
+        1,
+        "once"
+    );
+    assert!(!carol_events.all().iter().any(|e| matches!(e.body, EventBody::RoomUpdated { .. })));
+    t.stop().await;
+});

@@ -5,6 +5,7 @@ import type { MediaSlot } from "./MediaSlot";
 import type { MeetView } from "./MeetView";
 import type { MessageView } from "./MessageView";
 import type { RingStopReason } from "./RingStopReason";
+import type { RoomView } from "./RoomView";
 
 /**
  * One event. `seq` increases along the stream; reconnect with `?after=<last seq>` to resume
@@ -15,4 +16,4 @@ export type Event = { seq: number, at: number, } & ({ "type": "hello", device_id
  * The seq after which this connection delivers events. A client that has seen no
  * event yet reconnects with `?after=` this, and misses nothing in between.
  */
-cursor: number, } | { "type": "ring", meet: MeetView, deadline: number, } | { "type": "ring_stopped", meet_id: string, reason: RingStopReason, accepted_device: string | null, } | { "type": "meet_updated", meet: MeetView, } | { "type": "message", message: MessageView, } | { "type": "chat_updated", chat: ChatView, } | { "type": "settings_updated", settings: ChannelSettings, } | { "type": "media_slots", meet_id: string, device_id: string, slots: Array<MediaSlot>, } | { "type": "history_changed", cursor: number, } | { "type": "resync" });
+cursor: number, } | { "type": "ring", meet: MeetView, deadline: number, } | { "type": "ring_stopped", meet_id: string, reason: RingStopReason, accepted_device: string | null, } | { "type": "meet_updated", meet: MeetView, } | { "type": "message", message: MessageView, } | { "type": "chat_updated", chat: ChatView, } | { "type": "settings_updated", settings: ChannelSettings, } | { "type": "room_updated", room: RoomView, } | { "type": "media_slots", meet_id: string, device_id: string, slots: Array<MediaSlot>, } | { "type": "history_changed", cursor: number, } | { "type": "resync" });

@@ -5,10 +5,11 @@ import type { MediaSlot } from "./MediaSlot";
 import type { MeetView } from "./MeetView";
 import type { MessageView } from "./MessageView";
 import type { RingStopReason } from "./RingStopReason";
+import type { RoomView } from "./RoomView";
 
 export type EventBody = { "type": "hello", device_id: string, node_id: string, 
 /**
  * The seq after which this connection delivers events. A client that has seen no
  * event yet reconnects with `?after=` this, and misses nothing in between.
  */
-cursor: number, } | { "type": "ring", meet: MeetView, deadline: number, } | { "type": "ring_stopped", meet_id: string, reason: RingStopReason, accepted_device: string | null, } | { "type": "meet_updated", meet: MeetView, } | { "type": "message", message: MessageView, } | { "type": "chat_updated", chat: ChatView, } | { "type": "settings_updated", settings: ChannelSettings, } | { "type": "media_slots", meet_id: string, device_id: string, slots: Array<MediaSlot>, } | { "type": "history_changed", cursor: number, } | { "type": "resync" };
+cursor: number, } | { "type": "ring", meet: MeetView, deadline: number, } | { "type": "ring_stopped", meet_id: string, reason: RingStopReason, accepted_device: string | null, } | { "type": "meet_updated", meet: MeetView, } | { "type": "message", message: MessageView, } | { "type": "chat_updated", chat: ChatView, } | { "type": "settings_updated", settings: ChannelSettings, } | { "type": "room_updated", room: RoomView, } | { "type": "media_slots", meet_id: string, device_id: string, slots: Array<MediaSlot>, } | { "type": "history_changed", cursor: number, } | { "type": "resync" };

@@ -1,7 +1,7 @@
 //! Team chat rooms (public groups, private groups, DMs) and their messages.
 
 use axum::extract::State;
-use meetdesk_protocol as p;
+use meetdesk_protocol::{self as p, EventBody};
 use meetdesk_store::chats::{self, Message};
 use meetdesk_store::{accounts, rooms, Db};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use crate::auth::{new_id, Auth};
 use crate::error::{AppError, AppResult, Json, Path};
 use crate::feed;
+use crate::hub::publish;
 use crate::state::AppState;
 use crate::views;
 
@@ -77,12 +78,20 @@ async fn dm(
                 kind: "dm".into(),
                 name: format!("{}, {}", a.name, b.name),
             };
-            rooms::insert_room(&mut tx, &room, &[a.id.clone(), b.id.clone()], state.clock.now_ms()).await?;
+            let now = state.clock.now_ms();
+            if rooms::insert_room(&mut tx, &room, &[a.id.clone(), b.id.clone()], now).await? {
+                // Both agents' Team screens follow (the other one's app learns of it now).
+                let view = views::room_view(&mut tx, &room).await?;
+                let audience = feed::room_audience(&mut tx, &room).await?;
+                let body = EventBody::RoomUpdated { room: view };
+                publish(&mut tx, &state.store, &room.channel_id, &audience, &body, now).await?;
+            }
             room
         }
     };
     let view = views::room_view(&mut tx, &room).await?;
     tx.commit().await.map_err(meetdesk_store::StoreError::from)?;
+    state.hub.wake();
     Ok(Json(view))
 }
 
