@@ -114,18 +114,29 @@ pub fn list_devices() -> AudioDevices {
     AudioDevices { microphones, speakers, error: (!errors.is_empty()).then(|| errors.join("; ")) }
 }
 
-/// Listens to the microphone (`None`: the default) for `listen`: the device's name and the
-/// loudest moment as a meter bar (0..1). Blocking.
+/// Listens to the microphone (`None`: the default) for `listen` worth of captured sound: the
+/// device's name and the loudest moment as a meter bar (0..1). The window counts the samples
+/// that came, not the wall clock from opening, so a device (or sound server) slow to deliver
+/// its first samples does not eat it; it gives up `START_GRACE` after `listen`. Blocking.
 pub fn test_microphone(device: Option<&str>, listen: std::time::Duration) -> Result<MicTest, String> {
+    /// How much longer than `listen` a slow device may take before the test ends with what came.
+    const START_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
     let (writer, mut reader) = audio_ring(SAMPLE_RATE as usize * (2 * listen.as_secs() as usize).max(1));
     let stream = device::open_capture(device, writer).map_err(|e| e.to_string())?;
-    // The listening window (the ring holds twice as much), then what came, frame by frame.
-    std::thread::sleep(listen);
+    let want = (f64::from(SAMPLE_RATE) * listen.as_secs_f64()) as usize;
+    let give_up = std::time::Instant::now() + listen + START_GRACE;
     let mut meter = LevelMeter::default();
     let mut loudest = 0.0f32;
+    let mut heard = 0usize;
     let mut block = vec![0.0f32; FRAME_SAMPLES];
-    while reader.pop_exact(&mut block) {
-        loudest = loudest.max(meter.update(&block).bar());
+    while heard < want && std::time::Instant::now() < give_up {
+        if reader.pop_exact(&mut block) {
+            heard += block.len();
+            loudest = loudest.max(meter.update(&block).bar());
+        } else {
+            // The device delivers a period every 10–20 ms: look again after half of one.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
     Ok(MicTest { device: stream.device_name().to_owned(), level: loudest })
 }

@@ -556,6 +556,30 @@ test.describe("customer widget journeys", () => {
     await shot(page, `${n++}-declined-shows-ended`);
   });
 
+  test("4c. a page the customer opens while an agent's call rings rings at once, and answering there stops the first (P3)", async () => {
+    const mina = demoCustomer(directory, "Mina Park");
+    const first = await open(mina);
+    let n = 48;
+    const agent = cli("widget-bob-calls-mid-ring", "bob@demo.test", ["--call-chat", mina.chat_id, "--play", agentWav, "--record", join(scratch, "bob-4c.wav")]);
+    const started = await agent.waitForEvent("started");
+    expect(started.state).toBe("ringing");
+    const meetId = started.meet_id!;
+    await expect(first.page.getByTestId("md-incoming")).toContainText("Bob Baker is calling");
+
+    // Another tab of the shop, opened mid-ring: its widget's socket opens now, and rings.
+    const second = await open(mina);
+    await expect(second.page.getByTestId("md-incoming")).toContainText("Bob Baker is calling");
+    await shot(second.page, `${n++}-second-page-rings`);
+    await withoutProcessing(second.page);
+    await second.page.getByTestId("md-accept").click();
+    await agent.waitForEvent("connected", (e) => e.meet_id === meetId);
+    await expect(second.page.getByTestId("md-meet")).toHaveAttribute("data-phase", "connected");
+    await expect(first.page.getByTestId("md-incoming")).toHaveCount(0);
+    await expectHears(second.page, AGENT_HZ);
+    await second.page.getByTestId("md-hangup").click();
+    await agent.waitForEvent("ended", (e) => e.meet_id === meetId);
+  });
+
   test("5. an agent calls an offline customer: the follow-up message's link opens the meet page and the meet", async () => {
     const eva = demoCustomer(directory, "Eva Rossi");
     const chat = await bob.chat(eva.chat_id);

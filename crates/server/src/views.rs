@@ -4,7 +4,7 @@ use meetdesk_meet::rule::{self, ChatFacts, MeetSettings};
 use meetdesk_meet::{Media, Meet, Outcome, Party, Phase, RingStatus, Scope};
 use meetdesk_protocol as p;
 use meetdesk_store::accounts::{self, Agent, Channel};
-use meetdesk_store::chats::{self, Chat, Customer, Message};
+use meetdesk_store::chats::{self, Chat, Customer, ListedChat, Message};
 use meetdesk_store::meets::StoredMeet;
 use meetdesk_store::{presence, rooms, Db, Result};
 
@@ -98,25 +98,64 @@ pub async fn customer_view(db: &mut Db, c: &Customer, now: i64, with_email: bool
     })
 }
 
+/// The view of one chat: two statements (the chat's facts, its channel), whatever it holds.
+/// `chat` is taken as given (it may have just been changed in the caller's transaction).
 pub async fn chat_view(db: &mut Db, chat: &Chat, viewer_is_agent: bool, now: i64) -> Result<p::ChatView> {
+    let listed = chats::listed(db, chats::ChatList::One(&chat.id), now - ONLINE_WINDOW_MS).await?;
     let channel = accounts::channel_by_id(db, &chat.channel_id).await?;
-    let customer = chats::customer_by_id(db, &chat.customer_id).await?;
-    let customer = match customer {
-        Some(c) => customer_view(db, &c, now, viewer_is_agent).await?,
+    let mut facts = listed.into_iter().next().unwrap_or_else(|| ListedChat {
+        chat: chat.clone(),
+        customer: None,
+        customer_online: false,
+        assignee_name: None,
+        ongoing_meet: None,
+    });
+    facts.chat = chat.clone();
+    Ok(listed_view(&facts, channel.as_ref(), viewer_is_agent))
+}
+
+/// The views of a list of chats of one channel: two statements for the whole list (the chats
+/// with their facts, and the channel), not a handful per chat.
+pub async fn chat_views(
+    db: &mut Db,
+    channel_id: &str,
+    which: chats::ChatList<'_>,
+    viewer_is_agent: bool,
+    now: i64,
+) -> Result<Vec<p::ChatView>> {
+    let channel = accounts::channel_by_id(db, channel_id).await?;
+    let list = chats::listed(db, which, now - ONLINE_WINDOW_MS).await?;
+    Ok(list.iter().map(|l| listed_view(l, channel.as_ref(), viewer_is_agent)).collect())
+}
+
+fn listed_view(l: &ListedChat, channel: Option<&Channel>, viewer_is_agent: bool) -> p::ChatView {
+    let chat = &l.chat;
+    let customer = match &l.customer {
+        Some(c) => p::CustomerView {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            email: if viewer_is_agent { c.email.clone() } else { None },
+            online: l.customer_online,
+        },
         None => {
             p::CustomerView { id: chat.customer_id.clone(), name: String::new(), email: None, online: false }
         }
     };
-    let assignee = match &chat.assignee_id {
-        Some(id) => accounts::agent_by_id(db, id).await?.as_ref().map(agent_ref),
-        None => None,
+    let assignee = match (&chat.assignee_id, &l.assignee_name) {
+        (Some(id), Some(name)) => Some(p::AgentRef { id: id.clone(), name: name.clone() }),
+        _ => None,
     };
-    let facts = chat_facts(db, chat).await?;
+    let facts = ChatFacts {
+        has_assignee: chat.assignee_id.is_some(),
+        input_open: chat.input_open,
+        external: chat.source != "native",
+        ongoing_meet: l.ongoing_meet.clone().map(meetdesk_meet::MeetId),
+    };
     let button = match channel {
-        Some(ch) => rule::customer_may_start(settings(&ch), &facts, Media::Audio),
+        Some(ch) => rule::customer_may_start(settings(ch), &facts, Media::Audio),
         None => Err(rule::Refusal::MeetsDisabled),
     };
-    Ok(p::ChatView {
+    p::ChatView {
         id: chat.id.clone(),
         customer,
         assignee,
@@ -130,34 +169,61 @@ pub async fn chat_view(db: &mut Db, chat: &Chat, viewer_is_agent: bool, now: i64
             Err(r) => p::MeetButton { shown: false, reason: Some(r.code().to_owned()) },
         },
         ongoing_meet: facts.ongoing_meet.map(|m| m.0),
-    })
+    }
 }
 
 pub async fn message_view(db: &mut Db, m: &Message) -> Result<p::MessageView> {
+    let author_name = match (m.author_kind.as_str(), &m.author_id) {
+        ("agent", Some(id)) => accounts::agent_by_id(db, id).await?.map(|a| a.name),
+        ("customer", Some(id)) => chats::customer_by_id(db, id).await?.map(|c| c.name),
+        _ => None,
+    };
+    let meet_state = match (&m.meet_id, m.author_kind.as_str(), m.body.as_str()) {
+        (Some(meet_id), "system", MISSED_BODY) => {
+            meetdesk_store::meets::get(db, meet_id).await?.map(|s| s.meet)
+        }
+        _ => None,
+    };
+    Ok(build_message_view(m, author_name, meet_state.as_ref()))
+}
+
+/// The views of a chat's or a room's messages: one statement for the whole list.
+pub async fn message_views(db: &mut Db, which: chats::MessageList<'_>) -> Result<Vec<p::MessageView>> {
+    let list = chats::listed_messages(db, which, MISSED_BODY).await?;
+    Ok(list
+        .into_iter()
+        .map(|l| {
+            // An indicator's meet, as stored (unreadable: shown without its reason).
+            let meet = l.meet_state.as_deref().and_then(|s| serde_json::from_str::<Meet>(s).ok());
+            build_message_view(&l.message, l.author_name, meet.as_ref())
+        })
+        .collect())
+}
+
+fn build_message_view(
+    m: &Message,
+    author_name: Option<String>,
+    indicator_meet: Option<&Meet>,
+) -> p::MessageView {
     let author = match (m.author_kind.as_str(), &m.author_id) {
         ("agent", Some(id)) => p::Author {
             kind: p::AuthorKind::Agent,
             id: Some(id.clone()),
-            name: accounts::agent_by_id(db, id).await?.map(|a| a.name).unwrap_or_default(),
+            name: author_name.unwrap_or_default(),
         },
         ("customer", Some(id)) => p::Author {
             kind: p::AuthorKind::Customer,
             id: Some(id.clone()),
-            name: chats::customer_by_id(db, id).await?.map(|c| c.name).unwrap_or_default(),
+            name: author_name.unwrap_or_default(),
         },
         _ => p::Author { kind: p::AuthorKind::System, id: None, name: "meetdesk".to_owned() },
     };
     // The indicator carries its meet's missed reason (redacted for all but admins).
-    let missed_reason = match (&m.meet_id, author.kind, m.body.as_str()) {
-        (Some(meet_id), p::AuthorKind::System, MISSED_BODY) => {
-            meetdesk_store::meets::get(db, meet_id).await?.and_then(|s| match s.meet.outcome {
-                Some(Outcome::Missed(r)) => Some(r.code().to_owned()),
-                _ => None,
-            })
-        }
+    let missed_reason = match (author.kind, m.body.as_str(), indicator_meet.and_then(|meet| meet.outcome)) {
+        (p::AuthorKind::System, MISSED_BODY, Some(Outcome::Missed(r))) => Some(r.code().to_owned()),
         _ => None,
     };
-    Ok(p::MessageView {
+    p::MessageView {
         id: m.id.clone(),
         chat_id: m.chat_id.clone(),
         room_id: m.room_id.clone(),
@@ -168,7 +234,7 @@ pub async fn message_view(db: &mut Db, m: &Message) -> Result<p::MessageView> {
         link: m.link.clone(),
         missed_reason,
         created_at: m.created_at,
-    })
+    }
 }
 
 async fn party_view(db: &mut Db, party: &Party) -> Result<p::PartyView> {

@@ -209,7 +209,7 @@ async fn a_customer_and_an_agent_hear_each_other_in_slot_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offers_from_outsiders_bad_offers_and_other_nodes_are_refused() {
+async fn offers_from_outsiders_bad_offers_and_bad_node_signatures_are_refused() {
     let t = TestServer::start(Db::Sqlite).await;
     let bob = t.sign_in("bob@demo.test").await;
     let cfg: p::MediaConfigView = t.get_ok(Some(&bob.token), "/api/media/config").await;
@@ -248,7 +248,8 @@ async fn offers_from_outsiders_bad_offers_and_other_nodes_are_refused() {
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("no_media_connection")), "{err}");
     assert_eq!(t.server().state.media.meet_count(), 0, "refused offers leave nothing behind");
 
-    // A meet whose media another node carries.
+    // A meet whose media a node that is gone carried (no row in `nodes`): this node takes it
+    // over and answers.
     let mut db = t.server().state.store.conn().await.unwrap();
     sqlx::query("UPDATE meets SET node_id = 'node_elsewhere' WHERE id = $1")
         .bind(&meet.id)
@@ -256,9 +257,50 @@ async fn offers_from_outsiders_bad_offers_and_other_nodes_are_refused() {
         .await
         .unwrap();
     drop(db);
-    let (status, err) = t.post(Some(&bob.token), &media_path(&meet.id), offer).await;
+    let me = t.server().state.node_id.clone();
+    // Node-to-node: a forged or stale signature is refused; a signed forward for a meet this
+    // node does not carry is answered wrong_media_node (never forwarded again).
+    let path = media_path(&meet.id);
+    let forward = |header: String| {
+        let (http, url, token, offer) =
+            (t.http.clone(), format!("{}{path}", t.base), bob.token.clone(), offer.clone());
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .header(meetdesk_server::cluster::NODE_HEADER, header)
+                .json(&offer)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let cluster = &t.server().state.cluster;
+    let now = t.now();
+    for bad in [
+        format!("node_x;{me};{now};AAAA"),
+        cluster.sign("node_x", "node_other", now, &path),
+        cluster.sign("node_x", &me, now - 120_000, &path),
+        cluster.sign("node_x", &me, now, "/api/meets/other/media"),
+    ] {
+        let (status, err) = forward(bad.clone()).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("bad_node_signature")),
+            "{bad}: {err}"
+        );
+    }
+    let (status, err) = forward(cluster.sign("node_x", &me, now, &path)).await;
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("wrong_media_node")), "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("node_elsewhere"), "{err}");
+
+    let (status, answer) = t.post(Some(&bob.token), &media_path(&meet.id), offer).await;
+    assert_eq!(status, 200, "{answer}");
+    let view: p::MeetView = t.get_ok(Some(&bob.token), &format!("/api/meets/{}", meet.id)).await;
+    assert_eq!(view.node_id, me, "taken over from the node that is gone");
+    assert_eq!(t.server().state.media.connections(&meet.id).await, 1);
     peer.close().await.unwrap();
     t.stop().await;
 }
@@ -449,7 +491,7 @@ async fn an_invited_agent_hears_both_others_and_a_hang_up_frees_the_slot_for_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_two_nodes_media_stays_on_the_meets_node_and_a_hang_up_elsewhere_closes_it() {
+async fn on_two_nodes_an_offer_to_the_other_node_is_forwarded_and_a_hang_up_elsewhere_closes_it() {
     // Node A (the harness's) starts the meet and carries its media; node B shares the database.
     let t = TestServer::start(Db::Postgres).await;
     let node_b = start_node(&t.database).await;
@@ -460,7 +502,7 @@ async fn on_two_nodes_media_stays_on_the_meets_node_and_a_hang_up_elsewhere_clos
     assert_eq!(meet.node_id, t.server().state.node_id);
     t.act(&bob, &meet.id, "accept").await;
 
-    // An offer sent to node B is refused, naming node A.
+    // An offer sent to node B is forwarded to node A, which carries the meet and answers it.
     let peer = ClientPeer::new(&PeerConfig::loopback()).await.unwrap();
     let resp = t
         .http
@@ -470,10 +512,12 @@ async fn on_two_nodes_media_stays_on_the_meets_node_and_a_hang_up_elsewhere_clos
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 409);
-    let err: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(err["error"]["code"], "wrong_media_node");
-    assert!(err["error"]["message"].as_str().unwrap().contains(&meet.node_id), "{err}");
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: p::MediaAnswer = resp.json().await.unwrap();
+    peer.accept_answer(&answer.sdp).await.unwrap();
+    peer.wait_connected(WAIT).await.unwrap();
+    assert_eq!(t.server().state.media.connections(&meet.id).await, 1, "node A holds the connection");
+    assert_eq!(node_b.state.media.connections(&meet.id).await, 0);
     peer.close().await.unwrap();
 
     let mut mina_dev = Device::join_media(&t, "mina".into(), "cus_mina".into(), mina, &meet.id).await;

@@ -133,45 +133,91 @@ pub async fn chat_by_id(db: &mut Db, id: &str) -> Result<Option<Chat>> {
     row.as_ref().map(chat).transpose()
 }
 
-/// Chats of a channel, newest activity first. `assignee`: `Some(Some(id))` mine,
-/// `Some(None)` unassigned, `None` all.
-pub async fn chats_of_channel(
-    db: &mut Db,
-    channel_id: &str,
-    assignee: Option<Option<&str>>,
-) -> Result<Vec<Chat>> {
-    let rows = match assignee {
-        None => {
-            sqlx::query("SELECT * FROM chats WHERE channel_id = $1 ORDER BY updated_at DESC, id")
+/// A chat with everything its view shows, read in one statement with the list it is in (no
+/// query per chat): its customer, whether that customer is online, its assignee's name, and
+/// the customer meet going on in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedChat {
+    pub chat: Chat,
+    /// `None` when the customer row is missing.
+    pub customer: Option<Customer>,
+    pub customer_online: bool,
+    pub assignee_name: Option<String>,
+    pub ongoing_meet: Option<String>,
+}
+
+/// Which chats [`listed`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ChatList<'a> {
+    /// A channel's chats; `assignee`: any (`None`), unassigned (`Some(None)`), or one agent's.
+    Channel {
+        channel_id: &'a str,
+        assignee: Option<Option<&'a str>>,
+    },
+    Customer(&'a str),
+    One(&'a str),
+}
+
+/// The chats of `which`, newest activity first, each with its view's facts. `online_since`:
+/// a customer seen by a live socket since then is online.
+pub async fn listed(db: &mut Db, which: ChatList<'_>, online_since: i64) -> Result<Vec<ListedChat>> {
+    const SELECT: &str = "SELECT c.*, cu.name AS customer_name, cu.email AS customer_email,
+            cu.channel_id AS customer_channel,
+            a.name AS assignee_name,
+            (SELECT COUNT(*) FROM presence p WHERE p.customer_id = c.customer_id AND p.last_seen >= $1)
+                AS customer_online,
+            (SELECT m.id FROM meets m WHERE m.chat_id = c.id AND m.scope_kind = 'user_chat'
+                AND m.phase <> 'ended' ORDER BY m.created_at DESC LIMIT 1) AS ongoing_meet
+        FROM chats c
+        LEFT JOIN customers cu ON cu.id = c.customer_id
+        LEFT JOIN agents a ON a.id = c.assignee_id";
+    const ORDER: &str = " ORDER BY c.updated_at DESC, c.id";
+    let q = |filter: &str| format!("{SELECT} WHERE {filter}{ORDER}");
+    let rows = match which {
+        ChatList::Channel { channel_id, assignee: None } => {
+            sqlx::query(&q("c.channel_id = $2")).bind(online_since).bind(channel_id).fetch_all(db).await?
+        }
+        ChatList::Channel { channel_id, assignee: Some(None) } => {
+            sqlx::query(&q("c.channel_id = $2 AND c.assignee_id IS NULL"))
+                .bind(online_since)
                 .bind(channel_id)
                 .fetch_all(db)
                 .await?
         }
-        Some(None) => sqlx::query(
-            "SELECT * FROM chats WHERE channel_id = $1 AND assignee_id IS NULL ORDER BY updated_at DESC, id",
-        )
-        .bind(channel_id)
-        .fetch_all(db)
-        .await?,
-        Some(Some(agent)) => {
-            sqlx::query(
-                "SELECT * FROM chats WHERE channel_id = $1 AND assignee_id = $2 ORDER BY updated_at DESC, id",
-            )
-            .bind(channel_id)
-            .bind(agent)
-            .fetch_all(db)
-            .await?
+        ChatList::Channel { channel_id, assignee: Some(Some(agent)) } => {
+            sqlx::query(&q("c.channel_id = $2 AND c.assignee_id = $3"))
+                .bind(online_since)
+                .bind(channel_id)
+                .bind(agent)
+                .fetch_all(db)
+                .await?
         }
+        ChatList::Customer(customer_id) => {
+            sqlx::query(&q("c.customer_id = $2")).bind(online_since).bind(customer_id).fetch_all(db).await?
+        }
+        ChatList::One(id) => sqlx::query(&q("c.id = $2")).bind(online_since).bind(id).fetch_all(db).await?,
     };
-    rows.iter().map(chat).collect()
-}
-
-pub async fn chats_of_customer(db: &mut Db, customer_id: &str) -> Result<Vec<Chat>> {
-    let rows = sqlx::query("SELECT * FROM chats WHERE customer_id = $1 ORDER BY updated_at DESC, id")
-        .bind(customer_id)
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(chat).collect()
+    rows.iter()
+        .map(|r| {
+            let chat = chat(r)?;
+            let customer = match os(r, "customer_name")? {
+                Some(name) => Some(Customer {
+                    id: chat.customer_id.clone(),
+                    channel_id: s(r, "customer_channel")?,
+                    name,
+                    email: os(r, "customer_email")?,
+                }),
+                None => None,
+            };
+            Ok(ListedChat {
+                customer,
+                customer_online: i(r, "customer_online")? > 0,
+                assignee_name: os(r, "assignee_name")?,
+                ongoing_meet: os(r, "ongoing_meet")?,
+                chat,
+            })
+        })
+        .collect()
 }
 
 pub async fn update_chat(db: &mut Db, c: &Chat) -> Result<()> {
@@ -209,22 +255,66 @@ pub async fn insert_message(db: &mut Db, m: &Message) -> Result<()> {
 }
 
 /// Messages of a user chat (`internal` false) or of its internal chat (`internal` true), oldest first.
-pub async fn chat_messages(db: &mut Db, chat_id: &str, internal: bool) -> Result<Vec<Message>> {
-    let rows =
-        sqlx::query("SELECT * FROM messages WHERE chat_id = $1 AND internal = $2 ORDER BY created_at, id")
-            .bind(chat_id)
-            .bind(flag(internal))
-            .fetch_all(db)
-            .await?;
-    rows.iter().map(message).collect()
+/// A message with what its view shows, read in one statement with its list: its author's name
+/// and, for an indicator whose body is `indicator_body`, its meet's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMessage {
+    pub message: Message,
+    pub author_name: Option<String>,
+    /// The meet's state (JSON), for indicator messages only.
+    pub meet_state: Option<String>,
 }
 
-pub async fn room_messages(db: &mut Db, room_id: &str) -> Result<Vec<Message>> {
-    let rows = sqlx::query("SELECT * FROM messages WHERE room_id = $1 ORDER BY created_at, id")
-        .bind(room_id)
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(message).collect()
+/// Which messages [`listed_messages`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum MessageList<'a> {
+    /// A user chat's messages (`internal`: its internal chat's).
+    Chat {
+        chat_id: &'a str,
+        internal: bool,
+    },
+    Room(&'a str),
+}
+
+/// The messages of `which`, oldest first, each with its author's name (and an indicator with
+/// its meet's state): one statement, however many messages.
+pub async fn listed_messages(
+    db: &mut Db,
+    which: MessageList<'_>,
+    indicator_body: &str,
+) -> Result<Vec<ListedMessage>> {
+    const SELECT: &str = "SELECT m.*, COALESCE(a.name, cu.name) AS author_name, mt.state AS meet_state
+        FROM messages m
+        LEFT JOIN agents a ON m.author_kind = 'agent' AND a.id = m.author_id
+        LEFT JOIN customers cu ON m.author_kind = 'customer' AND cu.id = m.author_id
+        LEFT JOIN meets mt ON m.author_kind = 'system' AND m.body = $1 AND mt.id = m.meet_id";
+    const ORDER: &str = " ORDER BY m.created_at, m.id";
+    let rows = match which {
+        MessageList::Chat { chat_id, internal } => {
+            sqlx::query(&format!("{SELECT} WHERE m.chat_id = $2 AND m.internal = $3{ORDER}"))
+                .bind(indicator_body)
+                .bind(chat_id)
+                .bind(flag(internal))
+                .fetch_all(db)
+                .await?
+        }
+        MessageList::Room(room_id) => {
+            sqlx::query(&format!("{SELECT} WHERE m.room_id = $2{ORDER}"))
+                .bind(indicator_body)
+                .bind(room_id)
+                .fetch_all(db)
+                .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(ListedMessage {
+                message: message(r)?,
+                author_name: os(r, "author_name")?,
+                meet_state: os(r, "meet_state")?,
+            })
+        })
+        .collect()
 }
 
 /// Agents who wrote in a chat or its internal chat: with the assignee, the chat's managers (P4).

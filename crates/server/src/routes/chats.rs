@@ -74,8 +74,8 @@ async fn list_chats(
     Query(q): Query<ChatFilter>,
 ) -> AppResult<Json<Vec<p::ChatView>>> {
     let now = state.clock.now_ms();
-    let mut db = state.store.conn().await?;
-    let (list, is_agent) = match &who {
+    let mut db = state.store.read_conn().await?;
+    let views = match &who {
         Principal::Agent { agent, .. } => {
             let assignee = match q.filter.as_deref().unwrap_or("mine") {
                 "mine" => Some(Some(agent.id.as_str())),
@@ -88,18 +88,15 @@ async fn list_chats(
                     ))
                 }
             };
-            (chats::chats_of_channel(&mut db, &agent.channel_id, assignee).await?, true)
+            let which = chats::ChatList::Channel { channel_id: &agent.channel_id, assignee };
+            views::chat_views(&mut db, &agent.channel_id, which, true, now).await?
         }
-        Principal::Customer { customer_id, meet_scope: None, .. } => {
-            (chats::chats_of_customer(&mut db, customer_id).await?, false)
+        Principal::Customer { customer_id, channel_id, meet_scope: None, .. } => {
+            views::chat_views(&mut db, channel_id, chats::ChatList::Customer(customer_id), false, now).await?
         }
-        Principal::Customer { .. } => (Vec::new(), false),
+        Principal::Customer { .. } => Vec::new(),
     };
-    let mut out = Vec::with_capacity(list.len());
-    for chat in &list {
-        out.push(views::chat_view(&mut db, chat, is_agent, now).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(views))
 }
 
 #[utoipa::path(get, path = "/api/chats/{id}", params(("id" = String, Path)), security(("bearer" = [])),
@@ -193,11 +190,10 @@ async fn list_messages(
 ) -> AppResult<Json<Vec<p::MessageView>>> {
     let mut db = state.store.conn().await?;
     let chat = visible_chat(&mut db, &who, &id).await?;
-    let mut out = Vec::new();
-    for m in chats::chat_messages(&mut db, &chat.id, false).await? {
-        let mut v = views::message_view(&mut db, &m).await?;
-        views::redact_message(&mut v, &who);
-        out.push(v);
+    let which = chats::MessageList::Chat { chat_id: &chat.id, internal: false };
+    let mut out = views::message_views(&mut db, which).await?;
+    for v in &mut out {
+        views::redact_message(v, &who);
     }
     Ok(Json(out))
 }
@@ -261,11 +257,10 @@ async fn list_internal(
     }
     let mut db = state.store.conn().await?;
     let chat = visible_chat(&mut db, &who, &id).await?;
-    let mut out = Vec::new();
-    for m in chats::chat_messages(&mut db, &chat.id, true).await? {
-        let mut v = views::message_view(&mut db, &m).await?;
-        views::redact_message(&mut v, &who);
-        out.push(v);
+    let which = chats::MessageList::Chat { chat_id: &chat.id, internal: true };
+    let mut out = views::message_views(&mut db, which).await?;
+    for v in &mut out {
+        views::redact_message(v, &who);
     }
     Ok(Json(out))
 }

@@ -105,11 +105,9 @@ async fn list_room_messages(
     let agent = who.agent()?;
     let mut db = state.store.conn().await?;
     let room = visible_room(&mut db, &agent.channel_id, &agent.id, &id).await?;
-    let mut out = Vec::new();
-    for m in chats::room_messages(&mut db, &room.id).await? {
-        let mut v = views::message_view(&mut db, &m).await?;
-        views::redact_message(&mut v, &who);
-        out.push(v);
+    let mut out = views::message_views(&mut db, chats::MessageList::Room(&room.id)).await?;
+    for v in &mut out {
+        views::redact_message(v, &who);
     }
     Ok(Json(out))
 }

@@ -100,10 +100,9 @@ async fn customer_session(
         revoked_at: None,
     };
     accounts::insert_session(db, &session, &token_hash).await?;
-    let mut out = Vec::new();
-    for chat in chats::chats_of_customer(db, &customer.id).await? {
-        out.push(views::chat_view(db, &chat, false, now).await?);
-    }
+    let out =
+        views::chat_views(db, &customer.channel_id, chats::ChatList::Customer(&customer.id), false, now)
+            .await?;
     Ok(p::CustomerSessionResponse {
         token,
         device_id: session.id,
