@@ -129,6 +129,9 @@ pub struct Hub {
     /// Highest event id handed to local sockets.
     dispatched: AtomicI64,
     wake: Notify,
+    /// The id of every meet a `meet_updated` event is about, from any node (the media router
+    /// follows changes made elsewhere: [`Hub::watch_meets`]).
+    meet_changes: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -155,6 +158,16 @@ impl Hub {
         let hub = Hub::default();
         hub.dispatched.store(start_after, Ordering::SeqCst);
         hub
+    }
+
+    /// The ids of the meets `meet_updated` events are about, as the dispatcher reads them (from
+    /// every node). One watcher per hub; a second call gets a receiver that never yields.
+    pub fn watch_meets(&self) -> mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.meet_changes.set(tx).is_err() {
+            tracing::warn!("the hub's meet changes are watched already");
+        }
+        rx
     }
 
     /// New events were committed (here or, via LISTEN, on another node).
@@ -265,7 +278,14 @@ impl Hub {
                 for stored in batch {
                     let id = stored.id;
                     match LoggedEvent::parse(stored) {
-                        Some(event) => self.deliver(Arc::new(event)),
+                        Some(event) => {
+                            if let (EventBody::MeetUpdated { meet }, Some(watch)) =
+                                (&event.body, self.meet_changes.get())
+                            {
+                                let _ = watch.send(meet.id.clone());
+                            }
+                            self.deliver(Arc::new(event))
+                        }
                         None => tracing::error!(event_id = id, "unreadable event in the log; skipped"),
                     }
                     self.dispatched.store(id, Ordering::SeqCst);

@@ -195,6 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tokio::spawn(tasks::record_retention(state.clone())),
         tokio::spawn(tasks::listen(state.clone())),
         tokio::spawn(media::reconcile(state.clone())),
+        tokio::spawn(media::follow_changes(state.clone())),
         tokio::spawn(cluster::beat(state.clone())),
     ];
     if let Some(url) = &config.smtp_url {

@@ -12,8 +12,9 @@
 //! leaves; the packet path reads an `ArcSwap` snapshot ([`forward::read_loop`]). Participants'
 //! connections close when they leave the meet or it ends ([`MediaRouter::after_transition`],
 //! called by `meeting` after the change commits) — and, for changes made on another node (a
-//! hang-up sent elsewhere, the deadline sweeper), within [`RECONCILE_EVERY`] by
-//! [`reconcile`]. An offer sent to another node is forwarded here by that node
+//! hang-up sent elsewhere, the deadline sweeper), as soon as their `meet_updated` event reaches
+//! this node's dispatcher ([`follow_changes`]), with [`reconcile`] every [`RECONCILE_EVERY`]
+//! as the backstop (connections that failed, an event pruned). An offer sent to another node is forwarded here by that node
 //! ([`crate::cluster`]); a forwarded offer for a meet this node no longer carries is refused
 //! with `wrong_media_node`.
 
@@ -448,6 +449,36 @@ impl MediaRouter {
         }
     }
 
+    /// [`MediaRouter::reconcile_once`] for one meet.
+    async fn reconcile_meet(&self, state: &AppState, meet_id: &str) {
+        let Some(meet) = self.meet(meet_id) else { return };
+        let stored = match state.store.read_conn().await {
+            Ok(mut db) => meets::get(&mut db, meet_id).await,
+            Err(e) => Err(e),
+        };
+        let stored = match stored {
+            Ok(found) => found.filter(|s| s.node_id == state.node_id && s.meet.phase != Phase::Ended),
+            Err(e) => {
+                tracing::warn!(error = %e, meet_id, "media reconcile could not read the meet");
+                return;
+            }
+        };
+        let mut members = meet.members.lock().await;
+        match stored {
+            Some(s) => {
+                let present =
+                    |m: &Member| s.meet.present().any(|p| p.party == m.party && p.device.0 == m.device_id);
+                self.remove(state, meet_id, &meet, &mut members, |m| !present(m)).await;
+            }
+            None => {
+                for m in members.drain(..) {
+                    m.close();
+                }
+            }
+        }
+        self.forget_if_empty(meet_id, &meet, &members);
+    }
+
     /// Closes every connection (server shutdown).
     pub async fn close_all(&self) {
         let meets: Vec<Arc<MeetMedia>> =
@@ -457,6 +488,18 @@ impl MediaRouter {
                 m.reader.abort();
                 let _ = m.peer.close().await;
             }
+        }
+    }
+}
+
+/// Follows changes to meets this node carries made by any node (a hang-up sent to another
+/// node, its sweeper): each `meet_updated` the dispatcher reads for a meet with media here
+/// reconciles that meet at once, instead of at the next [`RECONCILE_EVERY`] tick.
+pub async fn follow_changes(state: AppState) {
+    let mut changes = state.hub.watch_meets();
+    while let Some(meet_id) = changes.recv().await {
+        if state.media.meet(&meet_id).is_some() {
+            state.media.reconcile_meet(&state, &meet_id).await;
         }
     }
 }
