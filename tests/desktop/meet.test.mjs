@@ -138,21 +138,23 @@ test("a customer presses Meet: the app rings, bob accepts, both hear each other,
   const { stdout } = await run(CLI_BIN, ["tone", out, "--hz", String(MIC_HZ), "--hz", String(CUSTOMER_HZ)]);
   await fs.writeFile(path.join(OUT, "meet-customer-accept-tone.json"), stdout);
   const measured = JSON.parse(stdout);
-  // (Shares, not the whole file's Goertzel bin: the bursts, the app's audio processing and
-  // the codec leave sound between the bursts too. The whole file's tone power also counts the
-  // silence before the meet connected, so its floor is a loose -50 dBFS — the null devices'
-  // silence is -100 — and the other tone must be 30 dB below it.)
+  // Per 100 ms window, never the whole file's Goertzel bin: over seconds that bin is 0.3 Hz
+  // wide, and every phase jump in what was played (a concealed loss, the jitter buffer
+  // adapting, a glitch of the busy machine) makes the whole file's sum cancel itself — a run
+  // measured the customer's tone in 86 % of the speaker's windows and at -64.6 dB over the
+  // file. In a window the tone holds its phase: its share of the sounding windows is the
+  // measure, and the other tone's share must stay near nothing.
   const [mic, own] = measured.tones;
-  assert.ok(mic.window_share > 0.25 && mic.power_db > -50, `the customer hears the app's microphone tone: ${stdout}`);
-  assert.ok(own.window_share < 0.1 && own.power_db < mic.power_db - 30, `and not its own tone: ${stdout}`);
+  assert.ok(mic.window_share > 0.25, `the customer hears the app's microphone tone: ${stdout}`);
+  assert.ok(own.window_share < 0.1, `and not its own tone: ${stdout}`);
 
   speaker.kill("SIGINT"); // parec finishes the WAV file on SIGINT
   await speakerDone;
   const played = (await run(CLI_BIN, ["tone", speakerWav, "--hz", String(CUSTOMER_HZ), "--hz", String(MIC_HZ)])).stdout;
   await fs.writeFile(path.join(OUT, "meet-app-speaker-tone.json"), played);
   const [customerTone, micTone] = JSON.parse(played).tones;
-  assert.ok(customerTone.window_share > 0.25 && customerTone.power_db > -50, `the app's speaker plays the customer's tone: ${played}`);
-  assert.ok(micTone.power_db < customerTone.power_db - 30, `and not the app's own microphone: ${played}`);
+  assert.ok(customerTone.window_share > 0.25, `the app's speaker plays the customer's tone: ${played}`);
+  assert.ok(micTone.window_share < 0.1, `and not the app's own microphone: ${played}`);
   await waitText(s, '[data-testid="md-call-status"]', (t) => t === "Ended").catch(() => {}); // shown for a moment
   await waitGone(s, '[data-testid="md-call"]');
 });

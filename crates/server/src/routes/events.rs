@@ -108,9 +108,11 @@ async fn run_socket(state: AppState, who: Arc<Principal>, after: Option<i64>, mu
         at: state.clock.now_ms(),
         body: EventBody::Hello { device_id: device.clone(), node_id: state.node_id.clone(), cursor: last },
     };
+    // The replay first, then the rings going on now: a replayed `ring_stopped` of an older ring
+    // of the same meet (a re-invite) can never come after — and cancel — the current one.
     if send(&mut socket, &hello).await
-        && pending_rings(&state, &who, &mut socket).await
         && replay(&state, &who, &mut last, after.is_some(), &mut socket).await
+        && pending_rings(&state, &who, &mut socket).await
     {
         live(&who, &mut sub, &mut last, &mut socket).await;
     }
